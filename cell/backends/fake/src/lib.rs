@@ -1,0 +1,1 @@
+//! a scripted container backend for unit tests and simulations

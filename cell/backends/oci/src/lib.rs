@@ -1,0 +1,1 @@
+//! container backend on runc with oci bundles and cni networking

@@ -1,0 +1,126 @@
+//! Run: a process in the container (spec §6.3).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diego_model::{EnvVar, RunAction};
+
+use super::{CancellationToken, Ready, Step, StepCtx, StepError};
+use crate::backend::{ExitStatus, ProcessSpec, Signal, Stream};
+
+/// How long a killed process gets to be reaped before we give up on it.
+const KILL_WAIT_MS: u64 = 1000;
+/// How long output may trail the exit (pipes held open by a grandchild).
+const OUTPUT_DRAIN_MS: u64 = 1000;
+
+pub struct RunStep {
+    ctx: Arc<StepCtx>,
+    action: RunAction,
+    source: String,
+}
+
+impl RunStep {
+    pub fn new(ctx: Arc<StepCtx>, action: RunAction, source: &str) -> Self {
+        Self { ctx, action, source: source.to_string() }
+    }
+
+    fn process_spec(&self) -> ProcessSpec {
+        ProcessSpec {
+            path: self.action.path.clone(),
+            args: self.action.args.clone(),
+            env: merge_env(&self.ctx.env, &self.action.env),
+            dir: self.action.dir.clone(),
+            user: self.action.user.clone(),
+            nofile: self.action.resource_limits.as_ref().and_then(|r| r.nofile),
+        }
+    }
+
+    fn exit_result(&self, status: ExitStatus) -> Result<(), StepError> {
+        if status.code == 0 {
+            return Ok(());
+        }
+        let oom = if status.oom_killed { " (out of memory)" } else { "" };
+        if !self.action.suppress_log_output {
+            self.ctx.log_err(&self.source, &format!("Exited with status {}{oom}", status.code));
+        }
+        Err(StepError::Failed(format!("Exit status {}{oom}", status.code)))
+    }
+}
+
+/// Later entries win, keeping the position of the first occurrence.
+pub fn merge_env(base: &[EnvVar], overrides: &[EnvVar]) -> Vec<EnvVar> {
+    let mut out: Vec<EnvVar> = Vec::with_capacity(base.len() + overrides.len());
+    merge_env_into(&mut out, base);
+    merge_env_into(&mut out, overrides);
+    out
+}
+
+pub fn merge_env_into(out: &mut Vec<EnvVar>, overrides: &[EnvVar]) {
+    for var in overrides {
+        match out.iter_mut().find(|v| v.name == var.name) {
+            Some(existing) => existing.value = var.value.clone(),
+            None => out.push(var.clone()),
+        }
+    }
+}
+
+#[async_trait]
+impl Step for RunStep {
+    async fn perform(&self, cancel: CancellationToken, mut ready: Ready) -> Result<(), StepError> {
+        if cancel.is_cancelled() {
+            return Err(StepError::Cancelled);
+        }
+        let spawned = self
+            .ctx
+            .backend
+            .spawn(&self.ctx.guid, self.process_spec())
+            .await
+            .map_err(|e| StepError::Failed(format!("failed to run {}: {e}", self.action.path)))?;
+        ready.fire();
+
+        let mut output = spawned.output;
+        let (ctx, source, quiet) =
+            (self.ctx.clone(), self.source.clone(), self.action.suppress_log_output);
+        let forward = tokio::spawn(async move {
+            while let Some(line) = output.recv().await {
+                if !quiet {
+                    (ctx.log)(&source, line.stream, &line.line);
+                }
+            }
+        });
+        let process = spawned.process;
+        let backend_err = |e: crate::ExecutorError| StepError::Failed(e.to_string());
+
+        let status = tokio::select! {
+            status = process.wait() => status.map_err(backend_err)?,
+            _ = cancel.cancelled() => {
+                let _ = process.signal(Signal::Terminate).await;
+                let grace = Duration::from_millis(self.ctx.graceful_shutdown_interval_ms);
+                if tokio::time::timeout(grace, process.wait()).await.is_err() {
+                    let _ = process.signal(Signal::Kill).await;
+                    let waited =
+                        tokio::time::timeout(Duration::from_millis(KILL_WAIT_MS), process.wait())
+                            .await;
+                    if waited.is_err() {
+                        forward.abort();
+                        return Err(StepError::Failed("process did not exit".to_string()));
+                    }
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(OUTPUT_DRAIN_MS), forward).await;
+                return Err(StepError::Cancelled);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(OUTPUT_DRAIN_MS), forward).await;
+        self.exit_result(status)
+    }
+}
+
+impl Stream {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The per-batch scheduler state and the placement of one LRP or one task (spec §8.3).
+
+use crate::error::{PlacementError, ResourceProblems};
+use crate::explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
+use crate::filter::{Compat, Constraint};
+use crate::hash::FxHashMap;
+use crate::score::{CellView, ScoreParts, Scorer, WorkView};
+use crate::types::{AuctionConfig, LrpStart, Resources, TaskStart};
+use crate::zones::{order_zones, Layout, ProcessCounts};
+
+/// Diego's initial "best" score: a cell must score below this to win.
+const NO_WINNER_SCORE: f64 = 1e20;
+
+/// The mutable part of a cell during a batch, packed together for the scoring loop.
+#[derive(Clone, Copy)]
+struct CellRt {
+    available: Resources,
+    total: Resources,
+    starting_container_count: i32,
+    tasks: u32,
+    bin_pack_index: i32,
+    proxy_memory_mb: i32,
+    zone: u32,
+}
+
+pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
+    layout: Layout<'a>,
+    cells: Vec<CellRt>,
+    processes: ProcessCounts<'w>,
+    compat_ids: FxHashMap<String, usize>,
+    compat: Vec<Compat>,
+    key_buf: String,
+    /// Dense per-cell scratch: instances of the current work's process on each cell. Filled
+    /// from the sparse per-process list before a placement and zeroed after it.
+    same_process: Vec<u32>,
+    zone_order: Vec<(u32, usize)>,
+    inflight: i64,
+    config: &'c AuctionConfig,
+    scorer: &'c S,
+    pub decisions: Vec<Decision>,
+}
+
+/// What a cell lacks for `memory_mb`/`disk_mb` plus one container (`ResourceMatch`).
+#[inline]
+fn shortfall(available: Resources, memory_mb: i32, disk_mb: i32) -> ResourceProblems {
+    let mut problems = ResourceProblems::NONE;
+    if available.disk_mb < disk_mb {
+        problems = problems.union(ResourceProblems::DISK);
+    }
+    if available.memory_mb < memory_mb {
+        problems = problems.union(ResourceProblems::MEMORY);
+    }
+    if available.containers < 1 {
+        problems = problems.union(ResourceProblems::CONTAINERS);
+    }
+    problems
+}
+
+impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
+    pub fn new(
+        layout: Layout<'a>,
+        batch_lrps: &'w [LrpStart],
+        config: &'c AuctionConfig,
+        scorer: &'c S,
+    ) -> Self {
+        let cells: Vec<CellRt> = layout
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(id, cell)| CellRt {
+                available: cell.available,
+                total: cell.total,
+                starting_container_count: cell.starting_container_count,
+                tasks: cell.task_guids.len() as u32,
+                bin_pack_index: layout.bin_pack_index[id],
+                proxy_memory_mb: cell.proxy_memory_mb,
+                zone: layout.zone_of[id],
+            })
+            .collect();
+        let inflight = cells
+            .iter()
+            .map(|c| i64::from(c.starting_container_count))
+            .sum();
+        Self {
+            processes: ProcessCounts::new(&layout, batch_lrps),
+            same_process: vec![0; cells.len()],
+            cells,
+            layout,
+            compat_ids: FxHashMap::default(),
+            compat: Vec::new(),
+            key_buf: String::new(),
+            zone_order: Vec::new(),
+            inflight,
+            config,
+            scorer,
+            decisions: Vec::new(),
+        }
+    }
+
+    /// Ends the batch: the decisions, and the reported cell id of every scheduler cell id.
+    pub fn finish(self) -> (Vec<Decision>, Vec<&'a str>) {
+        let ids = self.layout.cells.iter().map(|c| c.cell_id.as_str()).collect();
+        (self.decisions, ids)
+    }
+
+    /// The reported cell id of a scheduler cell id.
+    pub fn cell_id(&self, id: u32) -> &'a str {
+        self.layout.cells[id as usize].cell_id.as_str()
+    }
+
+    fn inflight_limit_reached(&self) -> bool {
+        let maximum = self.config.starting_container_count_maximum;
+        maximum > 0 && self.inflight >= i64::from(maximum)
+    }
+
+    /// Index of the compatibility entry for a constraint signature, built on first use.
+    fn compat_index(&mut self, rootfs: &str, drivers: &[String], tags: &[String]) -> usize {
+        // NUL and SOH cannot occur in guids' constraint strings that matter, and even if they
+        // did the only effect would be two signatures sharing a key with identical constraints.
+        self.key_buf.clear();
+        self.key_buf.push_str(rootfs);
+        for list in [drivers, tags] {
+            self.key_buf.push('\0');
+            for item in list {
+                self.key_buf.push_str(item);
+                self.key_buf.push('\u{1}');
+            }
+        }
+        if let Some(&index) = self.compat_ids.get(self.key_buf.as_str()) {
+            return index;
+        }
+        let layout = &self.layout;
+        let entry = Compat::build(
+            &layout.cells,
+            &layout.zone_of,
+            layout.zone_count,
+            rootfs,
+            drivers,
+            tags,
+        );
+        self.compat.push(entry);
+        self.compat_ids
+            .insert(self.key_buf.clone(), self.compat.len() - 1);
+        self.compat.len() - 1
+    }
+
+    fn filtered_verdicts(&self, compat: usize) -> Vec<CellVerdict> {
+        self.compat[compat]
+            .failures
+            .iter()
+            .enumerate()
+            .filter_map(|(id, failure)| {
+                failure.map(|constraint: Constraint| CellVerdict {
+                    cell_id: self.layout.cells[id].cell_id.clone(),
+                    verdict: Verdict::Filtered(constraint),
+                })
+            })
+            .collect()
+    }
+
+    fn record(&mut self, work: WorkId, result: Result<(u32, ScoreParts), PlacementError>, tally: Tally, cells: Vec<CellVerdict>) -> Result<u32, PlacementError> {
+        let (outcome, result) = match result {
+            Ok((cell, score)) => {
+                let outcome = Outcome::Placed {
+                    cell_id: self.cell_id(cell).to_owned(),
+                    score,
+                };
+                (outcome, Ok(cell))
+            }
+            Err(error) => (Outcome::Failed(error.clone()), Err(error)),
+        };
+        self.decisions.push(Decision {
+            work,
+            outcome,
+            tally,
+            cells,
+        });
+        result
+    }
+
+    /// Scores `candidates` (cell ids) and keeps the strict minimum, as upstream's loop does.
+    #[inline]
+    fn score_cells(
+        &self,
+        candidates: &[u32],
+        work: &WorkView<'_>,
+        best: &mut (f64, Option<(u32, ScoreParts)>),
+        problems: &mut ResourceProblems,
+        tally: &mut Tally,
+        verdicts: &mut Vec<CellVerdict>,
+    ) {
+        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
+        let explain = self.config.explain;
+        for &id in candidates {
+            let cell = &self.cells[id as usize];
+            let short = shortfall(cell.available, memory_mb, disk_mb);
+            if !short.is_empty() {
+                *problems = problems.intersection(short);
+                tally.insufficient += 1;
+                if explain {
+                    verdicts.push(CellVerdict {
+                        cell_id: self.layout.cells[id as usize].cell_id.clone(),
+                        verdict: Verdict::Insufficient(short),
+                    });
+                }
+                continue;
+            }
+            let view = CellView {
+                cell: self.layout.cells[id as usize],
+                available: cell.available,
+                total: cell.total,
+                starting_container_count: cell.starting_container_count,
+                same_process_lrps: self.same_process[id as usize],
+                tasks: cell.tasks,
+                bin_pack_index: cell.bin_pack_index,
+                proxy_memory_mb: cell.proxy_memory_mb,
+            };
+            let parts = self.scorer.score(&view, work);
+            let total = parts.total();
+            tally.scored += 1;
+            if explain {
+                verdicts.push(CellVerdict {
+                    cell_id: view.cell.cell_id.clone(),
+                    verdict: Verdict::Scored {
+                        parts,
+                        named: self.scorer.describe(&view, work),
+                    },
+                });
+            }
+            if total < best.0 {
+                *best = (total, Some((id, parts)));
+            }
+        }
+    }
+
+    fn reserve(&mut self, id: u32, memory_mb: i32, disk_mb: i32) {
+        let cell = &mut self.cells[id as usize];
+        debug_assert!(shortfall(cell.available, memory_mb, disk_mb).is_empty());
+        cell.available.memory_mb -= memory_mb;
+        cell.available.disk_mb -= disk_mb;
+        cell.available.containers -= 1;
+        cell.starting_container_count += 1;
+        self.inflight += 1;
+    }
+
+    pub fn place_lrp(&mut self, lrp: &LrpStart) -> Result<u32, PlacementError> {
+        let work_id = WorkId::Lrp {
+            process_guid: lrp.process_guid.clone(),
+            index: lrp.index,
+        };
+        let mut tally = Tally::default();
+        if self.inflight_limit_reached() {
+            return self.record(work_id, Err(PlacementError::InflightLimit), tally, Vec::new());
+        }
+        let compat = self.compat_index(&lrp.rootfs, &lrp.volume_drivers, &lrp.placement_tags);
+        let mut verdicts = if self.config.explain {
+            self.filtered_verdicts(compat)
+        } else {
+            Vec::new()
+        };
+        let entry = &self.compat[compat];
+        tally.filtered_rootfs = entry.filtered_rootfs;
+        tally.filtered_volume_drivers = entry.filtered_volume_drivers;
+        tally.filtered_placement_tags = entry.filtered_placement_tags;
+        if entry.all.is_empty() {
+            let error = entry.mismatch_error(&lrp.placement_tags);
+            return self.record(work_id, Err(error), tally, verdicts);
+        }
+
+        let process = self.processes.id(&lrp.process_guid);
+        for &(cell, count) in self.processes.cell_counts(process) {
+            self.same_process[cell as usize] = count;
+        }
+        let mut zone_order = std::mem::take(&mut self.zone_order);
+        order_zones(&entry.zones, self.processes.zone_counts(process), &mut zone_order);
+
+        let work = WorkView::Lrp(lrp);
+        let mut best = (NO_WINNER_SCORE, None);
+        let mut problems = ResourceProblems::ALL;
+        let mut walked = zone_order.len();
+        for (position, &(count, zone)) in zone_order.iter().enumerate() {
+            let candidates = &entry.zones[zone].1;
+            self.score_cells(candidates, &work, &mut best, &mut problems, &mut tally, &mut verdicts);
+            // Zones tied on instance count compete together; otherwise the first zone (in
+            // ascending count) that produced a winner ends the walk.
+            let tied_with_next = zone_order.get(position + 1).is_some_and(|next| next.0 == count);
+            if !tied_with_next && best.1.is_some() {
+                walked = position + 1;
+                break;
+            }
+        }
+        for &(_, zone) in &zone_order[walked..] {
+            let skipped = &entry.zones[zone].1;
+            tally.zone_skipped += skipped.len() as u32;
+            if self.config.explain {
+                verdicts.extend(skipped.iter().map(|&id| CellVerdict {
+                    cell_id: self.layout.cells[id as usize].cell_id.clone(),
+                    verdict: Verdict::ZoneSkipped,
+                }));
+            }
+        }
+        for &(cell, _) in self.processes.cell_counts(process) {
+            self.same_process[cell as usize] = 0;
+        }
+        self.zone_order = zone_order;
+
+        let Some((winner, parts)) = best.1 else {
+            let error = PlacementError::InsufficientResources(problems);
+            return self.record(work_id, Err(error), tally, verdicts);
+        };
+        self.reserve(winner, lrp.memory_mb, lrp.disk_mb);
+        let zone = self.cells[winner as usize].zone;
+        self.processes.add(process, winner, zone);
+        self.record(work_id, Ok((winner, parts)), tally, verdicts)
+    }
+
+    pub fn place_task(&mut self, task: &TaskStart) -> Result<u32, PlacementError> {
+        let work_id = WorkId::Task {
+            task_guid: task.task_guid.clone(),
+        };
+        let mut tally = Tally::default();
+        if self.inflight_limit_reached() {
+            return self.record(work_id, Err(PlacementError::InflightLimit), tally, Vec::new());
+        }
+        let compat = self.compat_index(&task.rootfs, &task.volume_drivers, &task.placement_tags);
+        let mut verdicts = if self.config.explain {
+            self.filtered_verdicts(compat)
+        } else {
+            Vec::new()
+        };
+        let entry = &self.compat[compat];
+        tally.filtered_rootfs = entry.filtered_rootfs;
+        tally.filtered_volume_drivers = entry.filtered_volume_drivers;
+        tally.filtered_placement_tags = entry.filtered_placement_tags;
+        if entry.all.is_empty() {
+            let error = entry.mismatch_error(&task.placement_tags);
+            return self.record(work_id, Err(error), tally, verdicts);
+        }
+        // Tasks ignore zones: every compatible cell competes on score.
+        let mut best = (NO_WINNER_SCORE, None);
+        let mut problems = ResourceProblems::ALL;
+        let work = WorkView::Task(task);
+        self.score_cells(&entry.all, &work, &mut best, &mut problems, &mut tally, &mut verdicts);
+        let Some((winner, parts)) = best.1 else {
+            let error = PlacementError::InsufficientResources(problems);
+            return self.record(work_id, Err(error), tally, verdicts);
+        };
+        self.reserve(winner, task.memory_mb, task.disk_mb);
+        self.cells[winner as usize].tasks += 1;
+        self.record(work_id, Ok((winner, parts)), tally, verdicts)
+    }
+}

@@ -1,0 +1,153 @@
+//! Why each piece of work went where it went. A compact tally and the winner's score parts are
+//! always recorded; the per-cell verdict list only with `AuctionConfig::explain`.
+
+use std::fmt;
+
+use crate::error::{PlacementError, ResourceProblems};
+use crate::filter::Constraint;
+use crate::score::ScoreParts;
+
+/// Which piece of work a decision is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum WorkId {
+    Lrp { process_guid: String, index: i32 },
+    Task { task_guid: String },
+}
+
+impl fmt::Display for WorkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkId::Lrp {
+                process_guid,
+                index,
+            } => write!(f, "lrp {process_guid}/{index}"),
+            WorkId::Task { task_guid } => write!(f, "task {task_guid}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Outcome {
+    Placed { cell_id: String, score: ScoreParts },
+    Failed(PlacementError),
+}
+
+/// What happened to one cell while placing one piece of work.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Verdict {
+    /// Failed a placement constraint (the first one, in Diego's order).
+    Filtered(Constraint),
+    /// Compatible but short of these resources.
+    Insufficient(ResourceProblems),
+    /// Compatible, fits, and scored; `named` holds the scorer's named contributions.
+    Scored {
+        parts: ScoreParts,
+        named: Vec<(String, f64)>,
+    },
+    /// Compatible, but in a zone the zone-spreading walk never reached (LRPs only).
+    ZoneSkipped,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CellVerdict {
+    pub cell_id: String,
+    pub verdict: Verdict,
+}
+
+/// Counts of cell verdicts for one decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Tally {
+    pub scored: u32,
+    pub insufficient: u32,
+    pub filtered_rootfs: u32,
+    pub filtered_volume_drivers: u32,
+    pub filtered_placement_tags: u32,
+    pub zone_skipped: u32,
+}
+
+impl Tally {
+    pub fn filtered(&self) -> u32 {
+        self.filtered_rootfs + self.filtered_volume_drivers + self.filtered_placement_tags
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Decision {
+    pub work: WorkId,
+    pub outcome: Outcome,
+    pub tally: Tally,
+    /// Per-cell verdicts, in the scheduler's (seeded) cell order; empty unless explaining.
+    pub cells: Vec<CellVerdict>,
+}
+
+impl Decision {
+    pub fn placed_on(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Placed { cell_id, .. } => Some(cell_id),
+            Outcome::Failed(_) => None,
+        }
+    }
+
+    /// One human line, e.g. `lrp web/3: placed on cell-2 (score 0.41; 3 cells scored,
+    /// 1 filtered: rootfs)` or `task t1: not placed: insufficient resources: memory (...)`.
+    pub fn summary(&self) -> String {
+        let counts = self.counts_text();
+        match &self.outcome {
+            Outcome::Placed { cell_id, score } => format!(
+                "{}: placed on {cell_id} (score {:.2}; {counts})",
+                self.work,
+                score.total()
+            ),
+            Outcome::Failed(error) if counts.is_empty() => {
+                format!("{}: not placed: {error}", self.work)
+            }
+            Outcome::Failed(error) => format!("{}: not placed: {error} ({counts})", self.work),
+        }
+    }
+
+    fn counts_text(&self) -> String {
+        let tally = &self.tally;
+        let mut parts = Vec::new();
+        if tally.scored > 0 || matches!(self.outcome, Outcome::Placed { .. }) {
+            parts.push(format!("{} {} scored", tally.scored, cells_word(tally.scored)));
+        }
+        if tally.insufficient > 0 {
+            parts.push(format!("{} too full", tally.insufficient));
+        }
+        let kinds: Vec<(u32, &str)> = [
+            (tally.filtered_rootfs, Constraint::Rootfs),
+            (tally.filtered_volume_drivers, Constraint::VolumeDrivers),
+            (tally.filtered_placement_tags, Constraint::PlacementTags),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, kind)| (n, kind.as_str()))
+        .collect();
+        match kinds.as_slice() {
+            [] => {}
+            [(n, kind)] => parts.push(format!("{n} filtered: {kind}")),
+            many => {
+                let detail: Vec<String> = many.iter().map(|(n, k)| format!("{n} {k}")).collect();
+                parts.push(format!("{} filtered: {}", tally.filtered(), detail.join(", ")));
+            }
+        }
+        if tally.zone_skipped > 0 {
+            parts.push(format!("{} in busier zones", tally.zone_skipped));
+        }
+        parts.join(", ")
+    }
+}
+
+fn cells_word(n: u32) -> &'static str {
+    if n == 1 {
+        "cell"
+    } else {
+        "cells"
+    }
+}

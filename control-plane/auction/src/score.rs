@@ -1,0 +1,236 @@
+//! The scoring seam. Lower scores win. `DiegoScorer` is Diego's formula, bit for bit (same
+//! operations in the same order on `f64`); plugins (e.g. WASM scorers) implement `Scorer` and
+//! either replace it or join it in a weighted `CompositeScorer`.
+
+use crate::types::{AuctionConfig, CellState, LrpStart, Resources, TaskStart};
+
+/// Diego's `LocalityOffset`: the penalty per co-located instance (same process, or any task).
+pub const LOCALITY_OFFSET: f64 = 1000.0;
+
+/// A candidate cell as the scorer sees it: the reported state plus this batch's reservations.
+#[derive(Debug, Clone, Copy)]
+pub struct CellView<'a> {
+    /// The cell as reported at batch start (tags, providers, reported lists, ...).
+    pub cell: &'a CellState,
+    /// Available now, after the reservations made earlier in this batch.
+    pub available: Resources,
+    pub total: Resources,
+    /// Starting containers now (reported + reserved in this batch).
+    pub starting_container_count: i32,
+    /// LRP instances of the work's process guid on the cell now (0 when the work is a task).
+    pub same_process_lrps: u32,
+    /// Tasks on the cell now.
+    pub tasks: u32,
+    /// The cell's position in its zone by ascending reported `cell_index` (bin-pack first fit).
+    pub bin_pack_index: i32,
+    pub proxy_memory_mb: i32,
+}
+
+/// The work being placed.
+#[derive(Debug, Clone, Copy)]
+pub enum WorkView<'a> {
+    Lrp(&'a LrpStart),
+    Task(&'a TaskStart),
+}
+
+impl WorkView<'_> {
+    pub fn memory_mb(&self) -> i32 {
+        match self {
+            WorkView::Lrp(lrp) => lrp.memory_mb,
+            WorkView::Task(task) => task.memory_mb,
+        }
+    }
+
+    pub fn disk_mb(&self) -> i32 {
+        match self {
+            WorkView::Lrp(lrp) => lrp.disk_mb,
+            WorkView::Task(task) => task.disk_mb,
+        }
+    }
+}
+
+/// A score split into its terms so a decision can say why a cell won.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ScoreParts {
+    /// Mean fraction of memory, disk and containers used after placing the work.
+    pub resource: f64,
+    /// `starting_container_count × starting_container_weight`.
+    pub starting: f64,
+    /// `1000 × LRPs of the same process guid on the cell` (LRPs only).
+    pub same_process: f64,
+    /// `1000 × tasks on the cell` (tasks only).
+    pub tasks: f64,
+    /// `bin_pack_index × bin_pack_first_fit_weight` (LRPs only).
+    pub bin_pack: f64,
+    /// Sum of weighted non-Diego scorers' totals.
+    pub plugin: f64,
+}
+
+impl ScoreParts {
+    /// Sums in Diego's order — `((resource + starting) + locality) + index` — so totals are
+    /// bit-identical to upstream (the extra `+ 0.0` terms do not change a finite value).
+    #[inline]
+    pub fn total(&self) -> f64 {
+        self.resource + self.starting + self.same_process + self.tasks + self.bin_pack + self.plugin
+    }
+
+    fn add_scaled(&mut self, other: &ScoreParts, weight: f64) {
+        self.resource += weight * other.resource;
+        self.starting += weight * other.starting;
+        self.same_process += weight * other.same_process;
+        self.tasks += weight * other.tasks;
+        self.bin_pack += weight * other.bin_pack;
+        self.plugin += weight * other.plugin;
+    }
+}
+
+/// Scores one candidate cell for one piece of work. Only compatible cells with enough
+/// resources are offered; lower totals win, ties go to the earlier cell in the seeded order.
+pub trait Scorer {
+    /// A short name used in explanations.
+    fn name(&self) -> &str;
+
+    fn score(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> ScoreParts;
+
+    /// Named contributions for explanations (asked only when `AuctionConfig::explain`).
+    fn describe(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> Vec<(String, f64)> {
+        vec![(self.name().to_owned(), self.score(cell, work).total())]
+    }
+
+    /// Lets the scheduler take its statically dispatched fast path for the default scorer.
+    fn as_diego(&self) -> Option<&DiegoScorer> {
+        None
+    }
+}
+
+/// Diego's formula (spec §8.3):
+/// `resource_score = ((1 − (avail.mem − mem)/total.mem) + (1 − (avail.disk − disk)/total.disk)
+///                    + (1 − (avail.containers − 1)/total.containers)) / 3
+///                   + starting_container_count × starting_container_weight`;
+/// LRPs add `1000 × same-process instances + bin_pack_index × bin_pack_first_fit_weight` and
+/// score memory inflated by the cell's proxy overhead; tasks add `1000 × tasks on the cell`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiegoScorer {
+    pub starting_container_weight: f64,
+    pub bin_pack_first_fit_weight: f64,
+}
+
+impl DiegoScorer {
+    pub fn from_config(config: &AuctionConfig) -> Self {
+        Self {
+            starting_container_weight: config.starting_container_weight,
+            bin_pack_first_fit_weight: config.bin_pack_first_fit_weight,
+        }
+    }
+
+    /// `Resources.ComputeScore` on the remaining resources. i64 keeps the subtraction exact
+    /// where Go's int32 would wrap (only for absurd inputs). A zero total divides by zero to
+    /// inf/NaN exactly as upstream (NaN never wins a `<` comparison).
+    #[inline]
+    fn resource_score(available: Resources, total: Resources, memory_mb: i64, disk_mb: i64) -> f64 {
+        let remaining_memory_mb = i64::from(available.memory_mb) - memory_mb;
+        let remaining_disk_mb = i64::from(available.disk_mb) - disk_mb;
+        let remaining_containers = i64::from(available.containers) - 1;
+        let used_memory = 1.0 - remaining_memory_mb as f64 / f64::from(total.memory_mb);
+        let used_disk = 1.0 - remaining_disk_mb as f64 / f64::from(total.disk_mb);
+        let used_containers = 1.0 - remaining_containers as f64 / f64::from(total.containers);
+        (used_memory + used_disk + used_containers) / 3.0
+    }
+}
+
+impl Default for DiegoScorer {
+    fn default() -> Self {
+        Self::from_config(&AuctionConfig::default())
+    }
+}
+
+impl Scorer for DiegoScorer {
+    fn name(&self) -> &str {
+        "diego"
+    }
+
+    #[inline]
+    fn score(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> ScoreParts {
+        let starting = f64::from(cell.starting_container_count) * self.starting_container_weight;
+        match work {
+            WorkView::Lrp(lrp) => {
+                let memory_mb = i64::from(lrp.memory_mb) + i64::from(cell.proxy_memory_mb);
+                ScoreParts {
+                    resource: Self::resource_score(
+                        cell.available,
+                        cell.total,
+                        memory_mb,
+                        i64::from(lrp.disk_mb),
+                    ),
+                    starting,
+                    same_process: LOCALITY_OFFSET * f64::from(cell.same_process_lrps),
+                    bin_pack: f64::from(cell.bin_pack_index) * self.bin_pack_first_fit_weight,
+                    ..ScoreParts::default()
+                }
+            }
+            WorkView::Task(task) => ScoreParts {
+                resource: Self::resource_score(
+                    cell.available,
+                    cell.total,
+                    i64::from(task.memory_mb),
+                    i64::from(task.disk_mb),
+                ),
+                starting,
+                tasks: LOCALITY_OFFSET * f64::from(cell.tasks),
+                ..ScoreParts::default()
+            },
+        }
+    }
+
+    fn as_diego(&self) -> Option<&DiegoScorer> {
+        Some(self)
+    }
+}
+
+/// A weighted sum of scorers. Diego components keep their term breakdown (scaled); every
+/// other component's total lands, scaled, in `ScoreParts::plugin`.
+#[derive(Default)]
+pub struct CompositeScorer {
+    parts: Vec<(f64, Box<dyn Scorer + Send + Sync>)>,
+}
+
+impl CompositeScorer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, weight: f64, scorer: Box<dyn Scorer + Send + Sync>) -> Self {
+        self.parts.push((weight, scorer));
+        self
+    }
+}
+
+impl Scorer for CompositeScorer {
+    fn name(&self) -> &str {
+        "composite"
+    }
+
+    fn score(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> ScoreParts {
+        let mut sum = ScoreParts::default();
+        for (weight, scorer) in &self.parts {
+            let parts = scorer.score(cell, work);
+            if scorer.as_diego().is_some() {
+                sum.add_scaled(&parts, *weight);
+            } else {
+                sum.plugin += weight * parts.total();
+            }
+        }
+        sum
+    }
+
+    fn describe(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> Vec<(String, f64)> {
+        self.parts
+            .iter()
+            .map(|(weight, scorer)| {
+                let name = format!("{}×{}", weight, scorer.name());
+                (name, weight * scorer.score(cell, work).total())
+            })
+            .collect()
+    }
+}

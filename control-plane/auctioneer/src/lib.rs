@@ -1,0 +1,1 @@
+//! the streaming auction runner: batches work, asks cells, performs placements

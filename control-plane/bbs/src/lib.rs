@@ -1,0 +1,88 @@
+//! The BBS: every operation of the original bulletin board with Diego's
+//! semantics (spec §2.5, §4), over any `Store`.
+//!
+//! Each mutation is one store transaction: the records it changes, guarded by
+//! compare-and-swap checks on what it read, plus the events it emits in the
+//! change log. So events and records commit together, and a watcher that
+//! resumes from a revision misses nothing.
+
+pub mod clock;
+pub mod codec;
+pub mod collab;
+mod error;
+pub mod events;
+pub mod keys;
+mod ops;
+mod txn;
+
+use std::sync::Arc;
+
+use diego_model::crash::RestartPolicy;
+use diego_store::Store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use collab::{AuctionRequester, CellDirectory, LrpAuction, NoAuctioneer, StaticCells};
+pub use error::BbsError;
+pub use events::{WatchFilter, WatchItem};
+pub use ops::actual::ActualLrpFilter;
+
+#[derive(Debug, Clone)]
+pub struct BbsConfig {
+    pub max_task_retries: i32,
+    pub restart_policy: RestartPolicy,
+    /// How many times a conflicting read-modify-write is retried before giving up.
+    pub cas_retries: u32,
+}
+
+impl Default for BbsConfig {
+    fn default() -> Self {
+        BbsConfig {
+            max_task_retries: diego_model::DEFAULT_MAX_TASK_RETRIES,
+            restart_policy: RestartPolicy::default(),
+            cas_retries: 16,
+        }
+    }
+}
+
+/// The BBS service logic. Cheap to clone; share it between the gRPC adapter,
+/// the converger and tests.
+#[derive(Clone)]
+pub struct Bbs {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) auctioneer: Arc<dyn AuctionRequester>,
+    pub(crate) cells: Arc<dyn CellDirectory>,
+    pub(crate) config: BbsConfig,
+}
+
+impl Bbs {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        auctioneer: Arc<dyn AuctionRequester>,
+        cells: Arc<dyn CellDirectory>,
+        config: BbsConfig,
+    ) -> Self {
+        Bbs { store, clock, auctioneer, cells, config }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn cells(&self) -> &Arc<dyn CellDirectory> {
+        &self.cells
+    }
+
+    pub fn config(&self) -> &BbsConfig {
+        &self.config
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_ns()
+    }
+}

@@ -1,0 +1,1 @@
+//! convergence: a pure plan over a snapshot, and the runner that applies it

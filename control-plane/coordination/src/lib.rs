@@ -1,0 +1,1 @@
+//! locks with fencing tokens and presences with ttl

@@ -1,0 +1,284 @@
+//! Validation rules of spec §3: every API entry point runs these before it
+//! stores anything, and every error names the field and what was wrong.
+
+use crate::{
+    Action, Check, CheckDefinition, DesiredLrp, DesiredLrpUpdate, MetricTagValue, ModelError,
+    TaskDefinition,
+};
+
+pub const MAX_ANNOTATION_BYTES: usize = 10 * 1024;
+pub const MAX_ROUTES_BYTES: usize = 131_072;
+pub const MAX_VOLUME_MOUNTED_FILES_BYTES: usize = 1024 * 1024;
+
+type R = Result<(), ModelError>;
+
+fn bad(field: &str, reason: &str) -> ModelError {
+    ModelError::invalid_field(field, reason)
+}
+
+/// Guids match `^[a-zA-Z0-9_-]+$`.
+pub fn guid(field: &str, value: &str) -> R {
+    if value.is_empty() {
+        return Err(bad(field, "must not be empty"));
+    }
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(bad(field, "must match ^[a-zA-Z0-9_-]+$"));
+    }
+    Ok(())
+}
+
+pub fn non_empty(field: &str, value: &str) -> R {
+    if value.is_empty() {
+        Err(bad(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A rootfs is a URL with a scheme: `preloaded:busybox`, `docker:///user/image#tag`.
+pub fn rootfs(value: &str) -> R {
+    let Some((scheme, rest)) = value.split_once(':') else {
+        return Err(bad("rootfs", "must be a url with a scheme (e.g. preloaded:busybox)"));
+    };
+    let scheme_ok = !scheme.is_empty()
+        && scheme.as_bytes()[0].is_ascii_alphabetic()
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok || rest.is_empty() {
+        return Err(bad("rootfs", "must be a url with a scheme (e.g. preloaded:busybox)"));
+    }
+    Ok(())
+}
+
+fn non_negative(field: &str, v: i32) -> R {
+    if v < 0 {
+        Err(bad(field, "must not be negative"))
+    } else {
+        Ok(())
+    }
+}
+
+fn annotation(v: &str) -> R {
+    if v.len() > MAX_ANNOTATION_BYTES {
+        return Err(bad("annotation", "must be at most 10240 bytes"));
+    }
+    Ok(())
+}
+
+fn log_rate(v: Option<i64>) -> R {
+    match v {
+        Some(b) if b < -1 => Err(bad("log_rate_limit", "must be -1 (unlimited) or more")),
+        _ => Ok(()),
+    }
+}
+
+fn image_credentials(user: &str, password: &str) -> R {
+    if user.is_empty() != password.is_empty() {
+        return Err(bad("image_username", "image_username and image_password go together"));
+    }
+    Ok(())
+}
+
+fn env_vars(field: &str, vars: &[crate::EnvVar]) -> R {
+    for (i, v) in vars.iter().enumerate() {
+        if v.name.is_empty() {
+            return Err(bad(&format!("{field}[{i}].name"), "must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+fn volume_mounts(mounts: &[crate::VolumeMount]) -> R {
+    for (i, m) in mounts.iter().enumerate() {
+        non_empty(&format!("volume_mounts[{i}].driver"), &m.driver)?;
+        if !m.container_dir.starts_with('/') {
+            return Err(bad(&format!("volume_mounts[{i}].container_dir"), "must be an absolute path"));
+        }
+        if !matches!(m.mode.as_str(), "r" | "rw") {
+            return Err(bad(&format!("volume_mounts[{i}].mode"), "must be r or rw"));
+        }
+    }
+    Ok(())
+}
+
+fn metric_tags(tags: &std::collections::BTreeMap<String, MetricTagValue>) -> R {
+    for (k, v) in tags {
+        let has_static = !v.static_value.is_empty();
+        let has_dynamic = !v.dynamic.is_empty();
+        if has_static == has_dynamic {
+            return Err(bad(&format!("metric_tags.{k}"), "must set exactly one of static and dynamic"));
+        }
+        if has_dynamic && !matches!(v.dynamic.as_str(), "INDEX" | "INSTANCE_GUID") {
+            return Err(bad(&format!("metric_tags.{k}"), "dynamic must be INDEX or INSTANCE_GUID"));
+        }
+    }
+    Ok(())
+}
+
+/// Validates an action tree; `field` is the path used in the message.
+pub fn action(field: &str, a: &Action) -> R {
+    match a {
+        Action::Download(d) => {
+            non_empty(&format!("{field}.download.from"), &d.from)?;
+            non_empty(&format!("{field}.download.to"), &d.to)?;
+            non_empty(&format!("{field}.download.user"), &d.user)?;
+            if d.checksum_algorithm.is_empty() != d.checksum_value.is_empty() {
+                return Err(bad(&format!("{field}.download.checksum_value"), "algorithm and value go together"));
+            }
+            if !d.checksum_algorithm.is_empty()
+                && !matches!(d.checksum_algorithm.to_lowercase().as_str(), "md5" | "sha1" | "sha256")
+            {
+                return Err(bad(&format!("{field}.download.checksum_algorithm"), "must be md5, sha1 or sha256"));
+            }
+            Ok(())
+        }
+        Action::Upload(u) => {
+            non_empty(&format!("{field}.upload.from"), &u.from)?;
+            non_empty(&format!("{field}.upload.to"), &u.to)?;
+            non_empty(&format!("{field}.upload.user"), &u.user)
+        }
+        Action::Run(r) => {
+            non_empty(&format!("{field}.run.path"), &r.path)?;
+            non_empty(&format!("{field}.run.user"), &r.user)?;
+            let total: usize = r.volume_mounted_files.iter().map(|f| f.content.len()).sum();
+            if total > MAX_VOLUME_MOUNTED_FILES_BYTES {
+                return Err(bad(&format!("{field}.run.volume_mounted_files"), "must total at most 1 MiB"));
+            }
+            Ok(())
+        }
+        Action::Timeout(t) => {
+            if t.timeout_ms <= 0 {
+                return Err(bad(&format!("{field}.timeout.timeout_ms"), "must be greater than 0"));
+            }
+            action(&format!("{field}.timeout.action"), &t.action)
+        }
+        Action::EmitProgress(e) => action(&format!("{field}.emit_progress.action"), &e.action),
+        Action::Try(t) => action(&format!("{field}.try.action"), &t.action),
+        Action::Parallel(p) => list(&format!("{field}.parallel"), &p.actions),
+        Action::Serial(s) => list(&format!("{field}.serial"), &s.actions),
+        Action::Codependent(c) => list(&format!("{field}.codependent"), &c.actions),
+    }
+}
+
+fn list(field: &str, actions: &[Action]) -> R {
+    if actions.is_empty() {
+        return Err(bad(&format!("{field}.actions"), "must not be empty"));
+    }
+    for (i, a) in actions.iter().enumerate() {
+        action(&format!("{field}.actions[{i}]"), a)?;
+    }
+    Ok(())
+}
+
+fn check(field: &str, c: &Check) -> R {
+    let port = match (&c.tcp_check, &c.http_check) {
+        (Some(t), None) => t.port,
+        (None, Some(h)) => h.port,
+        _ => return Err(bad(field, "must set exactly one of tcp_check and http_check")),
+    };
+    if !(1..=65535).contains(&port) {
+        return Err(bad(&format!("{field}.port"), "must be between 1 and 65535"));
+    }
+    Ok(())
+}
+
+fn check_definition(d: &CheckDefinition) -> R {
+    for (i, c) in d.checks.iter().enumerate() {
+        check(&format!("check_definition.checks[{i}]"), c)?;
+    }
+    for (i, c) in d.readiness_checks.iter().enumerate() {
+        check(&format!("check_definition.readiness_checks[{i}]"), c)?;
+    }
+    Ok(())
+}
+
+/// `TaskDefinition.Validate()` plus the guid and domain checks of DesireTask.
+pub fn desire_task(task_guid: &str, domain: &str, def: &TaskDefinition) -> R {
+    guid("task_guid", task_guid)?;
+    non_empty("domain", domain)?;
+    task_definition(def)
+}
+
+pub fn task_definition(def: &TaskDefinition) -> R {
+    rootfs(&def.root_fs)?;
+    match &def.action {
+        Some(a) => action("action", a)?,
+        None => return Err(bad("action", "is required")),
+    }
+    non_negative("memory_mb", def.memory_mb)?;
+    non_negative("disk_mb", def.disk_mb)?;
+    non_negative("max_pids", def.max_pids)?;
+    log_rate(def.log_rate_limit_bytes_per_second)?;
+    annotation(&def.annotation)?;
+    image_credentials(&def.image_username, &def.image_password)?;
+    metric_tags(&def.metric_tags)
+}
+
+fn routes_size(routes: &crate::Routes) -> R {
+    let total: usize = routes.values().map(|v| v.to_string().len()).sum();
+    if total > MAX_ROUTES_BYTES {
+        return Err(bad("routes", "must total at most 131072 bytes"));
+    }
+    Ok(())
+}
+
+/// `DesiredLRP.Validate()` (spec §3.4).
+pub fn desired_lrp(d: &DesiredLrp) -> R {
+    guid("process_guid", &d.process_guid)?;
+    non_empty("domain", &d.domain)?;
+    rootfs(&d.root_fs)?;
+    non_negative("instances", d.instances)?;
+    non_negative("memory_mb", d.memory_mb)?;
+    non_negative("disk_mb", d.disk_mb)?;
+    non_negative("max_pids", d.max_pids)?;
+    annotation(&d.annotation)?;
+    routes_size(&d.routes)?;
+    env_vars("env", &d.environment_variables)?;
+    volume_mounts(&d.volume_mounts)?;
+    metric_tags(&d.metric_tags)?;
+    if !d.metrics_guid.is_empty() && !d.metric_tags.is_empty() {
+        match d.metric_tags.get("source_id") {
+            Some(v) if v.static_value == d.metrics_guid => {}
+            _ => return Err(bad("metric_tags.source_id", "must be static and equal metrics_guid")),
+        }
+    }
+    match &d.action {
+        Some(a) => action("action", a)?,
+        None => return Err(bad("action", "is required")),
+    }
+    if let Some(s) = &d.setup {
+        action("setup", s)?;
+    }
+    if let Some(m) = &d.monitor {
+        action("monitor", m)?;
+    }
+    if let Some(c) = &d.check_definition {
+        check_definition(c)?;
+    }
+    if d.start_timeout_ms < 0 {
+        return Err(bad("start_timeout_ms", "must not be negative"));
+    }
+    image_credentials(&d.image_username, &d.image_password)?;
+    log_rate(d.log_rate_limit_bytes_per_second)
+}
+
+pub fn desired_lrp_update(u: &DesiredLrpUpdate) -> R {
+    if let Some(n) = u.instances {
+        non_negative("instances", n)?;
+    }
+    if let Some(a) = &u.annotation {
+        annotation(a)?;
+    }
+    if let Some(r) = &u.routes {
+        routes_size(r)?;
+    }
+    if let Some(t) = &u.metric_tags {
+        metric_tags(t)?;
+    }
+    if u.image_username.is_some() || u.image_password.is_some() {
+        image_credentials(
+            u.image_username.as_deref().unwrap_or(""),
+            u.image_password.as_deref().unwrap_or(""),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The single writer thread. It does group commit: everything queued while
+//! the previous fsync ran is applied in one redb write transaction and made
+//! durable by one fsync, so throughput grows with the number of concurrent
+//! writers while a lone write still pays just one fsync.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableTable, Table};
+use tokio::sync::{oneshot, watch};
+
+use super::tables::{encode_entries, LOG, META, META_COMPACTED, META_REVISION, RECORDS};
+use crate::{Check, Expect, Op, Revision, StoreError, Txn};
+
+/// Retention deletes at most this many log rows per group, so one commit
+/// never pays for a large backlog (e.g. after the retention was lowered).
+const RETENTION_STEP_ROWS: usize = 1024;
+/// Retention waits until this many revisions are over the limit, so it
+/// runs now and then instead of deleting one row on every commit.
+const RETENTION_SLACK_REVISIONS: u64 = 256;
+
+pub(crate) enum Request {
+    Commit {
+        txn: Txn,
+        reply: oneshot::Sender<Result<Revision, StoreError>>,
+    },
+    Compact {
+        upto: Revision,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+impl Request {
+    /// Rough cost, used to bound the size of a group.
+    fn weight_ops(&self) -> usize {
+        match self {
+            Request::Commit { txn, .. } => 1 + txn.ops.len() + txn.checks.len(),
+            Request::Compact { .. } => 1,
+        }
+    }
+
+    fn answer(self, outcome: Outcome) {
+        // a caller that gave up (dropped its future) is not an error here
+        match (self, outcome) {
+            (Request::Commit { reply, .. }, Outcome::Committed(rev)) => {
+                let _ = reply.send(Ok(rev));
+            }
+            (Request::Commit { reply, .. }, Outcome::Conflict(key)) => {
+                let _ = reply.send(Err(StoreError::Conflict { key }));
+            }
+            (Request::Compact { reply, .. }, _) => {
+                let _ = reply.send(Ok(()));
+            }
+            (Request::Commit { reply, .. }, Outcome::Compacted) => {
+                let _ = reply.send(Err(StoreError::Backend(
+                    "writer answered a commit with a compaction outcome".to_string(),
+                )));
+            }
+        }
+    }
+
+    fn fail(self, reason: &str) {
+        let err = || StoreError::Backend(format!("group commit failed: {reason}"));
+        match self {
+            Request::Commit { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Request::Compact { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Committed(Revision),
+    Conflict(String),
+    Compacted,
+}
+
+pub(crate) struct Writer {
+    pub(crate) db: Arc<Database>,
+    pub(crate) requests: mpsc::Receiver<Request>,
+    pub(crate) revision_tx: watch::Sender<Revision>,
+    pub(crate) current: Revision,
+    pub(crate) compacted: Revision,
+    pub(crate) retention_revisions: u64,
+    pub(crate) max_group_txns: usize,
+    pub(crate) max_group_ops: usize,
+}
+
+impl Writer {
+    /// Runs until every sender is gone (the store was dropped).
+    pub(crate) fn run(mut self) {
+        while let Ok(first) = self.requests.recv() {
+            let mut ops = first.weight_ops();
+            let mut group = vec![first];
+            while group.len() < self.max_group_txns && ops < self.max_group_ops {
+                match self.requests.try_recv() {
+                    Ok(next) => {
+                        ops += next.weight_ops();
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(group);
+        }
+    }
+
+    fn process(&mut self, group: Vec<Request>) {
+        match self.apply(&group) {
+            Ok(applied) => {
+                self.current = applied.current;
+                self.compacted = applied.compacted;
+                let current = applied.current;
+                // publish before answering, so a caller holding Ok(rev) never
+                // sees an older revision from subscribe()
+                self.revision_tx.send_if_modified(|seen| {
+                    let changed = *seen != current;
+                    *seen = current;
+                    changed
+                });
+                for (request, outcome) in group.into_iter().zip(applied.outcomes) {
+                    request.answer(outcome);
+                }
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                tracing::error!(error = %reason, txns = group.len(), "store group commit failed");
+                for request in group {
+                    request.fail(&reason);
+                }
+            }
+        }
+    }
+
+    fn apply(&self, group: &[Request]) -> Result<Applied, redb::Error> {
+        let mut wtx = self.db.begin_write()?;
+        wtx.set_durability(Durability::Immediate);
+        let mut current = self.current;
+        let mut compacted = self.compacted;
+        let mut outcomes = Vec::with_capacity(group.len());
+        {
+            let mut records = wtx.open_table(RECORDS)?;
+            let mut log = wtx.open_table(LOG)?;
+            for request in group {
+                match request {
+                    Request::Commit { txn, .. } => {
+                        // checks see the writes of earlier txns of this group,
+                        // exactly as if each had committed on its own
+                        if let Some(key) = failed_check(&records, &txn.checks)? {
+                            outcomes.push(Outcome::Conflict(key));
+                            continue;
+                        }
+                        current += 1;
+                        apply_ops(&mut records, &txn.ops, current)?;
+                        if !txn.log.is_empty() {
+                            log.insert(current, encode_entries(&txn.log).as_slice())?;
+                        }
+                        outcomes.push(Outcome::Committed(current));
+                    }
+                    Request::Compact { upto, .. } => {
+                        let target = (*upto).min(current);
+                        if target > compacted {
+                            log.retain_in(..=target, |_, _| false)?;
+                            compacted = target;
+                        }
+                        outcomes.push(Outcome::Compacted);
+                    }
+                }
+            }
+            compacted = self.retain(&mut log, current, compacted)?;
+            let mut meta = wtx.open_table(META)?;
+            meta.insert(META_REVISION, current)?;
+            meta.insert(META_COMPACTED, compacted)?;
+        }
+        wtx.commit()?;
+        Ok(Applied {
+            outcomes,
+            current,
+            compacted,
+        })
+    }
+
+    /// Applies the automatic retention (keep the newest N revisions) and
+    /// returns the new compaction point.
+    fn retain(
+        &self,
+        log: &mut Table<u64, &[u8]>,
+        current: Revision,
+        compacted: Revision,
+    ) -> Result<Revision, redb::Error> {
+        if self.retention_revisions == 0 || current <= self.retention_revisions {
+            return Ok(compacted);
+        }
+        let target = current - self.retention_revisions;
+        let slack = RETENTION_SLACK_REVISIONS.min(self.retention_revisions);
+        if target < compacted.saturating_add(slack) {
+            return Ok(compacted);
+        }
+        let doomed: Vec<u64> = log
+            .range(..=target)?
+            .take(RETENTION_STEP_ROWS + 1)
+            .map(|row| row.map(|(rev, _)| rev.value()))
+            .collect::<Result<_, _>>()?;
+        let finished = doomed.len() <= RETENTION_STEP_ROWS;
+        let doomed = &doomed[..doomed.len().min(RETENTION_STEP_ROWS)];
+        for rev in doomed {
+            log.remove(rev)?;
+        }
+        if finished {
+            return Ok(target);
+        }
+        // every row up to the last one removed is gone, so that is a valid
+        // compaction point; the rest goes with later groups
+        Ok(doomed.last().copied().unwrap_or(compacted).max(compacted))
+    }
+}
+
+struct Applied {
+    outcomes: Vec<Outcome>,
+    current: Revision,
+    compacted: Revision,
+}
+
+fn failed_check(
+    records: &Table<&str, (u64, &[u8])>,
+    checks: &[Check],
+) -> Result<Option<String>, redb::Error> {
+    for check in checks {
+        let found = records.get(check.key.as_str())?;
+        let holds = match (&check.expect, found) {
+            (Expect::Absent, found) => found.is_none(),
+            (Expect::Present, found) => found.is_some(),
+            (Expect::ModRevision(want), Some(row)) => row.value().0 == *want,
+            (Expect::ValueEquals(want), Some(row)) => row.value().1 == want.as_slice(),
+            (Expect::ModRevision(_) | Expect::ValueEquals(_), None) => false,
+        };
+        if !holds {
+            return Ok(Some(check.key.clone()));
+        }
+    }
+    Ok(None)
+}
+
+fn apply_ops(
+    records: &mut Table<&str, (u64, &[u8])>,
+    ops: &[Op],
+    revision: Revision,
+) -> Result<(), redb::Error> {
+    for op in ops {
+        match op {
+            Op::Put { key, value } => {
+                records.insert(key.as_str(), (revision, value.as_slice()))?;
+            }
+            Op::Delete { key } => {
+                records.remove(key.as_str())?;
+            }
+        }
+    }
+    Ok(())
+}

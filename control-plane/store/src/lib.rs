@@ -1,0 +1,16 @@
+//! Storage for the control plane: the `Store` contract, the embedded redb
+//! backend, encryption at rest and the conformance suite every backend runs.
+
+pub mod api;
+pub mod conformance;
+pub mod crypto;
+pub mod embedded;
+mod error;
+mod local;
+mod shared;
+
+pub use api::*;
+pub use crypto::{EncryptedStore, Keyring};
+pub use embedded::{EmbeddedOptions, EmbeddedStore};
+pub use error::StoreError;
+pub use local::{open_local, AtRest, STORE_FILE};

@@ -1,0 +1,35 @@
+//! The one-call way for a node to open its local store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::{EmbeddedOptions, EmbeddedStore, EncryptedStore, Keyring, Store, StoreError};
+
+/// Name of the database file inside the data directory.
+pub const STORE_FILE: &str = "store.redb";
+
+/// Whether values are encrypted before they reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AtRest {
+    /// AES-256-GCM with the keyring in `<data dir>/keyring` (created on first start).
+    #[default]
+    Encrypted,
+    /// Values stored as given; for development and for data that is not sensitive.
+    Plaintext,
+}
+
+/// Opens `<data_dir>/store.redb`, encrypted unless asked otherwise.
+pub fn open_local(
+    data_dir: &Path,
+    at_rest: AtRest,
+    opts: EmbeddedOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let embedded = EmbeddedStore::open(&data_dir.join(STORE_FILE), opts)?;
+    Ok(match at_rest {
+        AtRest::Encrypted => {
+            let keyring = Keyring::load_or_create(data_dir)?;
+            Arc::new(EncryptedStore::new(embedded, keyring))
+        }
+        AtRest::Plaintext => Arc::new(embedded),
+    })
+}

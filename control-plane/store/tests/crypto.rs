@@ -1,0 +1,138 @@
+//! Encryption at rest: nothing in clear on disk, rotation, tamper detection.
+
+use diego_store::{
+    open_local, AtRest, EmbeddedOptions, EmbeddedStore, EncryptedStore, Keyring, Op, Store,
+    StoreError, Txn,
+};
+
+fn put(key: &str, value: &[u8]) -> Txn {
+    Txn {
+        ops: vec![Op::Put {
+            key: key.to_string(),
+            value: value.to_vec(),
+        }],
+        log: vec![value.to_vec()],
+        ..Txn::default()
+    }
+}
+
+fn encrypted() -> EncryptedStore<EmbeddedStore> {
+    let inner = EmbeddedStore::in_memory(EmbeddedOptions::default()).unwrap();
+    EncryptedStore::new(inner, Keyring::new("k1", [1; 32]).unwrap())
+}
+
+#[tokio::test]
+async fn backend_never_sees_plaintext() {
+    let store = encrypted();
+    store.commit(put("secret/a", b"hunter2-hunter2")).await.unwrap();
+    let raw = store.inner().get("secret/a").await.unwrap().unwrap();
+    assert_eq!(&raw.value[..4], &[1, 2, b'k', b'1'], "version, id length, key id");
+    assert!(!raw.value.windows(7).any(|w| w == b"hunter2"));
+    let raw_log = store.inner().log_since(0, 10).await.unwrap();
+    assert!(!raw_log[0].entries[0].windows(7).any(|w| w == b"hunter2"));
+    assert_eq!(store.log_since(0, 10).await.unwrap()[0].entries[0], b"hunter2-hunter2");
+}
+
+#[tokio::test]
+async fn rotation_and_reencryption() {
+    let store = encrypted();
+    for i in 0..600u32 {
+        store.commit(put(&format!("r/{i:04}"), &i.to_le_bytes())).await.unwrap();
+    }
+    store.rotate("k2", [2; 32]).unwrap();
+    assert_eq!(store.keyring().active_id(), "k2");
+    // old records still read with the old key; new writes use the new one
+    assert_eq!(store.get("r/0001").await.unwrap().unwrap().value, 1u32.to_le_bytes());
+    store.commit(put("r/new", b"n")).await.unwrap();
+    let raw = store.inner().get("r/new").await.unwrap().unwrap();
+    assert_eq!(&raw.value[2..4], b"k2");
+
+    assert_eq!(store.reencrypt_all().await.unwrap(), 600);
+    assert_eq!(store.reencrypt_all().await.unwrap(), 0, "second pass has nothing to do");
+    let (raw, _) = store.inner().scan_prefix("r/").await.unwrap();
+    assert!(raw.iter().all(|r| &r.value[2..4] == b"k2"));
+
+    // with k1 gone from the keyring the records still read
+    let mut ring = store.keyring();
+    ring.remove("k1").unwrap();
+    let store = EncryptedStore::new(
+        EmbeddedStore::in_memory(EmbeddedOptions::default()).unwrap(),
+        ring,
+    );
+    assert!(store.get("r/0001").await.unwrap().is_none(), "fresh store is empty");
+}
+
+#[tokio::test]
+async fn rotation_is_persisted_and_old_keys_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_local(dir.path(), AtRest::Encrypted, EmbeddedOptions::default()).unwrap();
+        store.commit(put("a", b"before")).await.unwrap();
+    }
+    let ring = Keyring::load_or_create(dir.path()).unwrap();
+    let old_id = ring.active_id().to_string();
+    {
+        let inner = EmbeddedStore::open(&dir.path().join("store.redb"), Default::default()).unwrap();
+        let store = EncryptedStore::new(inner, ring);
+        store.rotate("rotated", Keyring::key_from_passphrase("pw")).unwrap();
+        store.commit(put("b", b"after")).await.unwrap();
+    }
+    let ring = Keyring::load_or_create(dir.path()).unwrap();
+    assert_eq!(ring.active_id(), "rotated");
+    assert!(ring.key_ids().any(|id| id == old_id));
+    let store = open_local(dir.path(), AtRest::Encrypted, EmbeddedOptions::default()).unwrap();
+    assert_eq!(store.get("a").await.unwrap().unwrap().value, b"before");
+    assert_eq!(store.get("b").await.unwrap().unwrap().value, b"after");
+}
+
+#[tokio::test]
+async fn tampering_and_unknown_keys_are_detected() {
+    let store = encrypted();
+    store.commit(put("a", b"value-a")).await.unwrap();
+    store.commit(put("b", b"value-b")).await.unwrap();
+    let raw_a = store.inner().get("a").await.unwrap().unwrap().value;
+
+    // a ciphertext moved to another key fails: the key is associated data
+    store.inner().commit(put("b", &raw_a)).await.unwrap();
+    match store.get("b").await {
+        Err(StoreError::Envelope { key, reason }) => {
+            assert_eq!(key, "b");
+            assert!(reason.contains("k1"), "{reason}");
+        }
+        other => panic!("moved ciphertext was accepted: {other:?}"),
+    }
+
+    // a flipped bit fails
+    let mut flipped = raw_a.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x80;
+    store.inner().commit(put("a", &flipped)).await.unwrap();
+    assert!(matches!(store.get("a").await, Err(StoreError::Envelope { .. })));
+    assert!(matches!(store.scan_prefix("").await, Err(StoreError::Envelope { .. })));
+
+    // a key id nobody knows is named in the error
+    let other = EncryptedStore::new(
+        EmbeddedStore::in_memory(EmbeddedOptions::default()).unwrap(),
+        Keyring::new("other-key", [9; 32]).unwrap(),
+    );
+    other.commit(put("c", b"x")).await.unwrap();
+    let foreign = other.inner().get("c").await.unwrap().unwrap().value;
+    store.inner().commit(put("c", &foreign)).await.unwrap();
+    match store.get("c").await {
+        Err(StoreError::Envelope { reason, .. }) => assert!(reason.contains("other-key")),
+        other => panic!("unknown key id was accepted: {other:?}"),
+    }
+    // same key bytes under the right id but a tampered log entry
+    assert!(store.log_since(0, 10).await.is_err(), "plain log entries written raw fail to open");
+}
+
+#[tokio::test]
+async fn plaintext_option_stores_values_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_local(dir.path(), AtRest::Plaintext, EmbeddedOptions::default()).unwrap();
+    store.commit(put("a", b"clear")).await.unwrap();
+    drop(store);
+    assert!(!dir.path().join("keyring").exists(), "plaintext needs no key file");
+    let raw = EmbeddedStore::open(&dir.path().join("store.redb"), Default::default()).unwrap();
+    assert_eq!(raw.get("a").await.unwrap().unwrap().value, b"clear");
+}

@@ -1,0 +1,21 @@
+//! The diego.bbs.v1 and diego.rep.v1 wire types and every conversion to and
+//! from the domain model.
+//!
+//! Architecture Invariant: generated types stay at the edge. Conversions are
+//! `From<domain>` / `TryFrom<wire>` with exhaustive destructuring, so adding a
+//! field on either side breaks the build until the conversion handles it.
+
+pub mod bbs {
+    pub mod v1 {
+        tonic::include_proto!("diego.bbs.v1");
+    }
+}
+
+pub mod rep {
+    pub mod v1 {
+        tonic::include_proto!("diego.rep.v1");
+    }
+}
+
+pub mod convert;
+pub mod status;

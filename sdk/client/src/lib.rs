@@ -1,0 +1,1 @@
+//! rust client for the diego bbs grpc api
