@@ -43,7 +43,11 @@ fn clean_path(raw: &str) -> Result<Option<String>, String> {
             p => parts.push(p),
         }
     }
-    Ok(if parts.is_empty() { None } else { Some(parts.join("/")) })
+    Ok(if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join("/"))
+    })
 }
 
 fn read_tar<R: Read>(reader: R) -> Result<Vec<FileEntry>, String> {
@@ -51,13 +55,22 @@ fn read_tar<R: Read>(reader: R) -> Result<Vec<FileEntry>, String> {
     let mut out = Vec::new();
     for entry in archive.entries().map_err(|e| e.to_string())? {
         let mut entry = entry.map_err(|e| e.to_string())?;
-        let raw = entry.path().map_err(|e| e.to_string())?.to_string_lossy().to_string();
-        let Some(path) = clean_path(&raw)? else { continue };
+        let raw = entry
+            .path()
+            .map_err(|e| e.to_string())?
+            .to_string_lossy()
+            .to_string();
+        let Some(path) = clean_path(&raw)? else {
+            continue;
+        };
         let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
         let kind = match entry.header().entry_type() {
             tar::EntryType::Directory => FileKind::Dir,
             tar::EntryType::Symlink => {
-                let target = entry.link_name().map_err(|e| e.to_string())?.unwrap_or_default();
+                let target = entry
+                    .link_name()
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default();
                 FileKind::Symlink(target.to_string_lossy().to_string())
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -78,9 +91,14 @@ fn read_zip(bytes: &[u8]) -> Result<Vec<FileEntry>, String> {
     let mut out = Vec::new();
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).map_err(|e| e.to_string())?;
-        let Some(path) = clean_path(file.name())? else { continue };
+        let Some(path) = clean_path(file.name())? else {
+            continue;
+        };
         let is_dir = file.is_dir();
-        let mode = file.unix_mode().unwrap_or(if is_dir { 0o755 } else { 0o644 }) & 0o7777;
+        let mode = file
+            .unix_mode()
+            .unwrap_or(if is_dir { 0o755 } else { 0o644 })
+            & 0o7777;
         let kind = if is_dir {
             FileKind::Dir
         } else {
@@ -106,7 +124,9 @@ pub fn verify_checksum(bytes: &[u8], algorithm: &str, expected_hex: &str) -> Res
     if actual.eq_ignore_ascii_case(expected_hex.trim()) {
         Ok(())
     } else {
-        Err(format!("checksum mismatch: expected {algorithm} {expected_hex}, got {actual}"))
+        Err(format!(
+            "checksum mismatch: expected {algorithm} {expected_hex}, got {actual}"
+        ))
     }
 }
 
@@ -120,7 +140,9 @@ mod tests {
         header.set_size(5);
         header.set_mode(0o755);
         header.set_cksum();
-        builder.append_data(&mut header, "bin/app", &b"hello"[..]).unwrap();
+        builder
+            .append_data(&mut header, "bin/app", &b"hello"[..])
+            .unwrap();
         builder.into_inner().unwrap()
     }
 
@@ -140,12 +162,15 @@ mod tests {
     #[test]
     fn zip_extracts_and_garbage_is_rejected() {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        w.start_file("a.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file("a.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
         std::io::Write::write_all(&mut w, b"zipped").unwrap();
         let bytes = w.finish().unwrap().into_inner();
         let entries = extract(&bytes).unwrap();
         assert_eq!(entries[0].kind, FileKind::File(b"zipped".to_vec()));
-        assert!(extract(b"not an archive").unwrap_err().contains("unsupported archive"));
+        assert!(extract(b"not an archive")
+            .unwrap_err()
+            .contains("unsupported archive"));
     }
 
     #[test]
@@ -157,10 +182,14 @@ mod tests {
     #[test]
     fn checksums() {
         assert!(verify_checksum(b"abc", "md5", "900150983cd24fb0d6963f7d28e17f72").is_ok());
-        assert!(verify_checksum(b"abc", "sha1", "a9993e364706816aba3e25717850c26c9cd0d89d").is_ok());
+        assert!(
+            verify_checksum(b"abc", "sha1", "a9993e364706816aba3e25717850c26c9cd0d89d").is_ok()
+        );
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         assert!(verify_checksum(b"abc", "sha256", sha).is_ok());
-        assert!(verify_checksum(b"abd", "sha256", sha).unwrap_err().contains("checksum mismatch"));
+        assert!(verify_checksum(b"abd", "sha256", sha)
+            .unwrap_err()
+            .contains("checksum mismatch"));
         assert!(verify_checksum(b"abc", "crc", "0").is_err());
     }
 }

@@ -120,8 +120,12 @@ pub trait Backend: Send + Sync {
         entries: Vec<FileEntry>,
     ) -> Result<(), ExecutorError>;
     /// Reads one file; fails with `FileTooLarge` past `max_bytes`.
-    async fn read_file(&self, guid: &str, path: &str, max_bytes: u64)
-        -> Result<Vec<u8>, ExecutorError>;
+    async fn read_file(
+        &self,
+        guid: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ExecutorError>;
     /// Removes every trace of the container; destroying an unknown guid is not an error.
     async fn destroy(&self, guid: &str) -> Result<(), ExecutorError>;
     /// Guids of the containers the backend holds.

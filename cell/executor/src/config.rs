@@ -33,7 +33,11 @@ impl Default for ExecutorConfig {
         Self {
             cell_id: "cell".to_string(),
             external_ip: "127.0.0.1".to_string(),
-            total: Resources { memory_mb: 8192, disk_mb: 16384, containers: 250 },
+            total: Resources {
+                memory_mb: 8192,
+                disk_mb: 16384,
+                containers: 250,
+            },
             reserved_expiration_ms: 60_000,
             graceful_shutdown_interval_ms: 10_000,
             healthy_monitoring_interval_ms: 30_000,

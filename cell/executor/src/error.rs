@@ -11,7 +11,11 @@ pub enum ExecutorError {
     #[error("insufficient resources: {0}")]
     InsufficientResources(String),
     #[error("invalid state transition for {guid}: {from} -> {to}")]
-    InvalidTransition { guid: String, from: String, to: String },
+    InvalidTransition {
+        guid: String,
+        from: String,
+        to: String,
+    },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("backend: {0}")]

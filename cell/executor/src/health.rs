@@ -29,7 +29,11 @@ pub trait HealthChecker: Send + Sync {
 pub struct NativeHealthChecker;
 
 fn timeout_of(ms: u64) -> Duration {
-    Duration::from_millis(if ms == 0 { DEFAULT_CHECK_TIMEOUT_MS } else { ms })
+    Duration::from_millis(if ms == 0 {
+        DEFAULT_CHECK_TIMEOUT_MS
+    } else {
+        ms
+    })
 }
 
 fn timed_out(d: Duration) -> String {
@@ -48,7 +52,10 @@ async fn http_status(addr: &str, path: &str) -> Result<u16, String> {
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: diego-healthcheck\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(request.as_bytes()).await.map_err(|e| io_reason(&e))?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| io_reason(&e))?;
     // The status line is all we need; 64 bytes always covers it.
     let mut head = Vec::with_capacity(64);
     let mut buf = [0u8; 64];
@@ -72,7 +79,8 @@ impl HealthChecker for NativeHealthChecker {
         if let Some(tcp) = &check.tcp_check {
             let addr = format!("{}:{}", target.internal_ip, tcp.port);
             let limit = timeout_of(tcp.connect_timeout_ms);
-            let fail = |r: String| format!("Failed to make TCP connection to port {}: {r}", tcp.port);
+            let fail =
+                |r: String| format!("Failed to make TCP connection to port {}: {r}", tcp.port);
             return match tokio::time::timeout(limit, TcpStream::connect(&addr)).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(fail(io_reason(&e))),
@@ -81,10 +89,17 @@ impl HealthChecker for NativeHealthChecker {
         }
         if let Some(http) = &check.http_check {
             let addr = format!("{}:{}", target.internal_ip, http.port);
-            let path = if http.path.is_empty() { "/" } else { http.path.as_str() };
+            let path = if http.path.is_empty() {
+                "/"
+            } else {
+                http.path.as_str()
+            };
             let limit = timeout_of(http.request_timeout_ms);
             let fail = |r: String| {
-                format!("Failed to make HTTP request to '{path}' on port {}: {r}", http.port)
+                format!(
+                    "Failed to make HTTP request to '{path}' on port {}: {r}",
+                    http.port
+                )
             };
             return match tokio::time::timeout(limit, http_status(&addr, path)).await {
                 Ok(Ok(200)) => Ok(()),

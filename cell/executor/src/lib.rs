@@ -17,13 +17,13 @@ pub mod steps;
 mod tree;
 
 pub use backend::{
-    Backend, BindMount, ContainerInfo, ContainerSpec, ExitStatus, FileEntry, FileKind,
-    OutputLine, PortMap, ProcessHandle, ProcessSpec, Signal, Spawned, Stream,
+    Backend, BindMount, ContainerInfo, ContainerSpec, ExitStatus, FileEntry, FileKind, OutputLine,
+    PortMap, ProcessHandle, ProcessSpec, Signal, Spawned, Stream,
 };
 pub use config::{ExecutorConfig, Resources};
 pub use container::{
-    AllocationRequest, Container, ContainerEvent, ContainerEventKind, ContainerNet,
-    ContainerState, Lifecycle, RunRequest, RunResult, MAX_RESULT_FILE_BYTES,
+    AllocationRequest, Container, ContainerEvent, ContainerEventKind, ContainerNet, ContainerState,
+    Lifecycle, RunRequest, RunResult, MAX_RESULT_FILE_BYTES,
 };
 pub use error::ExecutorError;
 pub use executor::Executor;

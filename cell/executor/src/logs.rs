@@ -48,12 +48,18 @@ pub(crate) struct LogStore {
 
 impl LogStore {
     pub(crate) fn new(capacity_lines: usize, max_lines_per_second: u32) -> Self {
-        Self { capacity_lines, max_lines_per_second, logs: Mutex::new(HashMap::new()) }
+        Self {
+            capacity_lines,
+            max_lines_per_second,
+            logs: Mutex::new(HashMap::new()),
+        }
     }
 
     pub(crate) fn record(&self, guid: &str, source: &str, stream: Stream, line: &str) {
         let mut logs = self.logs.lock().expect("log store poisoned");
-        let log = logs.entry(guid.to_string()).or_insert_with(ContainerLog::new);
+        let log = logs
+            .entry(guid.to_string())
+            .or_insert_with(ContainerLog::new);
         if self.max_lines_per_second > 0 {
             // A one-second fixed window is enough to keep a chatty app from flooding the buffer.
             if log.window_start.elapsed().as_millis() >= 1000 {
@@ -66,8 +72,10 @@ impl LogStore {
             }
             log.lines_in_window += 1;
         }
-        let timestamp_ms =
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let timestamp_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let entry = LogLine {
             guid: guid.to_string(),
             source: source.to_string(),
@@ -85,7 +93,9 @@ impl LogStore {
 
     pub(crate) fn lines(&self, guid: &str) -> Vec<LogLine> {
         let logs = self.logs.lock().expect("log store poisoned");
-        logs.get(guid).map(|l| l.lines.iter().cloned().collect()).unwrap_or_default()
+        logs.get(guid)
+            .map(|l| l.lines.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn dropped(&self, guid: &str) -> u64 {
@@ -95,7 +105,10 @@ impl LogStore {
 
     pub(crate) fn tail(&self, guid: &str) -> broadcast::Receiver<LogLine> {
         let mut logs = self.logs.lock().expect("log store poisoned");
-        logs.entry(guid.to_string()).or_insert_with(ContainerLog::new).tail.subscribe()
+        logs.entry(guid.to_string())
+            .or_insert_with(ContainerLog::new)
+            .tail
+            .subscribe()
     }
 
     pub(crate) fn remove(&self, guid: &str) {

@@ -13,7 +13,11 @@ const HEALTH_SOURCE: &str = "HEALTH";
 /// serial([setup], action) for tasks;
 /// serial([setup], codependent(action, monitor, readiness)) for LRPs.
 pub(crate) fn build_tree(req: &RunRequest, ctx: &Arc<StepCtx>) -> Box<dyn Step> {
-    let source = if req.log_source.is_empty() { APP_SOURCE } else { req.log_source.as_str() };
+    let source = if req.log_source.is_empty() {
+        APP_SOURCE
+    } else {
+        req.log_source.as_str()
+    };
     let mut serial: Vec<Box<dyn Step>> = Vec::new();
     if let Some(setup) = &req.setup {
         serial.push(build(setup, ctx, source));
@@ -47,7 +51,10 @@ pub(crate) fn build_tree(req: &RunRequest, ctx: &Arc<StepCtx>) -> Box<dyn Step> 
                 _ => {}
             }
             if let Some(def) = checks.filter(|d| !d.readiness_checks.is_empty()) {
-                long_lived.push(Box::new(ReadinessStep::new(ctx.clone(), def.readiness_checks.clone())));
+                long_lived.push(Box::new(ReadinessStep::new(
+                    ctx.clone(),
+                    def.readiness_checks.clone(),
+                )));
             }
             serial.push(Box::new(CodependentStep::long_lived(long_lived, false)));
         }
@@ -56,5 +63,7 @@ pub(crate) fn build_tree(req: &RunRequest, ctx: &Arc<StepCtx>) -> Box<dyn Step> 
 }
 
 pub(crate) fn has_readiness(req: &RunRequest) -> bool {
-    req.check_definition.as_ref().is_some_and(|d| !d.readiness_checks.is_empty())
+    req.check_definition
+        .as_ref()
+        .is_some_and(|d| !d.readiness_checks.is_empty())
 }

@@ -1,1 +1,103 @@
-//! the cell rep: presence, the rep api the auctioneer calls, lifecycle reports and sync
+//! The rep: one per cell. It keeps the cell's presence alive, answers the
+//! auctioneer (State, Perform), turns executor events into lifecycle reports
+//! to the BBS (claim, start, crash, remove; start, complete, reject), and
+//! reconciles containers with BBS records both ways on a timer (spec §7).
+
+mod api;
+mod evacuate;
+mod presence;
+mod process;
+mod run_request;
+mod state;
+mod sync;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use diego_executor::Executor;
+use diego_sdk::Client;
+
+pub use api::serve_rep_api;
+
+#[derive(Debug, Clone)]
+pub struct RepConfig {
+    pub cell_id: String,
+    pub zone: String,
+    /// The URL the auctioneer and the BBS reach this rep's API at.
+    pub rep_url: String,
+    /// Stacks served as `preloaded:<stack>`.
+    pub stacks: Vec<String>,
+    pub placement_tags: Vec<String>,
+    pub optional_placement_tags: Vec<String>,
+    /// Presence TTL and refresh (Locket's 15 s / 5 s).
+    pub presence_ttl_ms: u64,
+    pub presence_interval_ms: u64,
+    /// The bulk sync period (Diego: 30 s; 10 s while evacuating).
+    pub polling_interval_ms: u64,
+    pub evacuation_polling_interval_ms: u64,
+    pub evacuation_timeout_ms: u64,
+}
+
+impl RepConfig {
+    pub fn new(cell_id: &str, zone: &str, rep_url: &str) -> Self {
+        RepConfig {
+            cell_id: cell_id.into(),
+            zone: zone.into(),
+            rep_url: rep_url.into(),
+            stacks: vec!["busybox".into()],
+            placement_tags: vec![],
+            optional_placement_tags: vec![],
+            presence_ttl_ms: 15_000,
+            presence_interval_ms: 5_000,
+            polling_interval_ms: 30_000,
+            evacuation_polling_interval_ms: 10_000,
+            evacuation_timeout_ms: 600_000,
+        }
+    }
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Rep {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub cfg: RepConfig,
+    pub exec: Executor,
+    pub bbs: Client,
+    pub evacuating: AtomicBool,
+    /// One operation per container at a time (the original's sliding queue).
+    pub ops: process::OpLocks,
+}
+
+impl Rep {
+    pub fn new(cfg: RepConfig, exec: Executor, bbs: Client) -> Self {
+        Rep {
+            inner: Arc::new(Inner {
+                cfg,
+                exec,
+                bbs,
+                evacuating: AtomicBool::new(false),
+                ops: process::OpLocks::default(),
+            }),
+        }
+    }
+
+    pub fn executor(&self) -> &Executor {
+        &self.inner.exec
+    }
+
+    pub fn cell_id(&self) -> &str {
+        &self.inner.cfg.cell_id
+    }
+
+    /// Starts the presence heartbeat, the event consumer and the bulker.
+    pub fn spawn_loops(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![
+            self.spawn_presence(),
+            self.spawn_event_consumer(),
+            self.spawn_bulker(),
+        ]
+    }
+}

@@ -1,59 +1,41 @@
 //! The per-batch scheduler state and the placement of one LRP or one task (spec §8.3).
 
-use crate::error::{PlacementError, ResourceProblems};
+use crate::error::PlacementError;
 use crate::explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 use crate::filter::{Compat, Constraint};
 use crate::hash::FxHashMap;
-use crate::score::{CellView, ScoreParts, Scorer, WorkView};
+use crate::score::{ScoreParts, Scorer, WorkView};
 use crate::types::{AuctionConfig, LrpStart, Resources, TaskStart};
+use crate::walk::{shortfall, Best};
 use crate::zones::{order_zones, Layout, ProcessCounts};
-
-/// Diego's initial "best" score: a cell must score below this to win.
-const NO_WINNER_SCORE: f64 = 1e20;
 
 /// The mutable part of a cell during a batch, packed together for the scoring loop.
 #[derive(Clone, Copy)]
-struct CellRt {
-    available: Resources,
-    total: Resources,
-    starting_container_count: i32,
-    tasks: u32,
-    bin_pack_index: i32,
-    proxy_memory_mb: i32,
-    zone: u32,
+pub(crate) struct CellRt {
+    pub(crate) available: Resources,
+    pub(crate) total: Resources,
+    pub(crate) starting_container_count: i32,
+    pub(crate) tasks: u32,
+    pub(crate) bin_pack_index: i32,
+    pub(crate) proxy_memory_mb: i32,
+    pub(crate) zone: u32,
 }
 
 pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
-    layout: Layout<'a>,
-    cells: Vec<CellRt>,
+    pub(crate) layout: Layout<'a>,
+    pub(crate) cells: Vec<CellRt>,
     processes: ProcessCounts<'w>,
     compat_ids: FxHashMap<String, usize>,
     compat: Vec<Compat>,
     key_buf: String,
     /// Dense per-cell scratch: instances of the current work's process on each cell. Filled
     /// from the sparse per-process list before a placement and zeroed after it.
-    same_process: Vec<u32>,
+    pub(crate) same_process: Vec<u32>,
     zone_order: Vec<(u32, usize)>,
     inflight: i64,
-    config: &'c AuctionConfig,
-    scorer: &'c S,
+    pub(crate) config: &'c AuctionConfig,
+    pub(crate) scorer: &'c S,
     pub decisions: Vec<Decision>,
-}
-
-/// What a cell lacks for `memory_mb`/`disk_mb` plus one container (`ResourceMatch`).
-#[inline]
-fn shortfall(available: Resources, memory_mb: i32, disk_mb: i32) -> ResourceProblems {
-    let mut problems = ResourceProblems::NONE;
-    if available.disk_mb < disk_mb {
-        problems = problems.union(ResourceProblems::DISK);
-    }
-    if available.memory_mb < memory_mb {
-        problems = problems.union(ResourceProblems::MEMORY);
-    }
-    if available.containers < 1 {
-        problems = problems.union(ResourceProblems::CONTAINERS);
-    }
-    problems
 }
 
 impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
@@ -99,7 +81,12 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
 
     /// Ends the batch: the decisions, and the reported cell id of every scheduler cell id.
     pub fn finish(self) -> (Vec<Decision>, Vec<&'a str>) {
-        let ids = self.layout.cells.iter().map(|c| c.cell_id.as_str()).collect();
+        let ids = self
+            .layout
+            .cells
+            .iter()
+            .map(|c| c.cell_id.as_str())
+            .collect();
         (self.decisions, ids)
     }
 
@@ -158,7 +145,13 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
             .collect()
     }
 
-    fn record(&mut self, work: WorkId, result: Result<(u32, ScoreParts), PlacementError>, tally: Tally, cells: Vec<CellVerdict>) -> Result<u32, PlacementError> {
+    fn record(
+        &mut self,
+        work: WorkId,
+        result: Result<(u32, ScoreParts), PlacementError>,
+        tally: Tally,
+        cells: Vec<CellVerdict>,
+    ) -> Result<u32, PlacementError> {
         let (outcome, result) = match result {
             Ok((cell, score)) => {
                 let outcome = Outcome::Placed {
@@ -178,61 +171,6 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         result
     }
 
-    /// Scores `candidates` (cell ids) and keeps the strict minimum, as upstream's loop does.
-    #[inline]
-    fn score_cells(
-        &self,
-        candidates: &[u32],
-        work: &WorkView<'_>,
-        best: &mut (f64, Option<(u32, ScoreParts)>),
-        problems: &mut ResourceProblems,
-        tally: &mut Tally,
-        verdicts: &mut Vec<CellVerdict>,
-    ) {
-        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
-        let explain = self.config.explain;
-        for &id in candidates {
-            let cell = &self.cells[id as usize];
-            let short = shortfall(cell.available, memory_mb, disk_mb);
-            if !short.is_empty() {
-                *problems = problems.intersection(short);
-                tally.insufficient += 1;
-                if explain {
-                    verdicts.push(CellVerdict {
-                        cell_id: self.layout.cells[id as usize].cell_id.clone(),
-                        verdict: Verdict::Insufficient(short),
-                    });
-                }
-                continue;
-            }
-            let view = CellView {
-                cell: self.layout.cells[id as usize],
-                available: cell.available,
-                total: cell.total,
-                starting_container_count: cell.starting_container_count,
-                same_process_lrps: self.same_process[id as usize],
-                tasks: cell.tasks,
-                bin_pack_index: cell.bin_pack_index,
-                proxy_memory_mb: cell.proxy_memory_mb,
-            };
-            let parts = self.scorer.score(&view, work);
-            let total = parts.total();
-            tally.scored += 1;
-            if explain {
-                verdicts.push(CellVerdict {
-                    cell_id: view.cell.cell_id.clone(),
-                    verdict: Verdict::Scored {
-                        parts,
-                        named: self.scorer.describe(&view, work),
-                    },
-                });
-            }
-            if total < best.0 {
-                *best = (total, Some((id, parts)));
-            }
-        }
-    }
-
     fn reserve(&mut self, id: u32, memory_mb: i32, disk_mb: i32) {
         let cell = &mut self.cells[id as usize];
         debug_assert!(shortfall(cell.available, memory_mb, disk_mb).is_empty());
@@ -250,7 +188,12 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         };
         let mut tally = Tally::default();
         if self.inflight_limit_reached() {
-            return self.record(work_id, Err(PlacementError::InflightLimit), tally, Vec::new());
+            return self.record(
+                work_id,
+                Err(PlacementError::InflightLimit),
+                tally,
+                Vec::new(),
+            );
         }
         let compat = self.compat_index(&lrp.rootfs, &lrp.volume_drivers, &lrp.placement_tags);
         let mut verdicts = if self.config.explain {
@@ -272,19 +215,24 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
             self.same_process[cell as usize] = count;
         }
         let mut zone_order = std::mem::take(&mut self.zone_order);
-        order_zones(&entry.zones, self.processes.zone_counts(process), &mut zone_order);
+        order_zones(
+            &entry.zones,
+            self.processes.zone_counts(process),
+            &mut zone_order,
+        );
 
         let work = WorkView::Lrp(lrp);
-        let mut best = (NO_WINNER_SCORE, None);
-        let mut problems = ResourceProblems::ALL;
+        let mut best = Best::new();
         let mut walked = zone_order.len();
         for (position, &(count, zone)) in zone_order.iter().enumerate() {
             let candidates = &entry.zones[zone].1;
-            self.score_cells(candidates, &work, &mut best, &mut problems, &mut tally, &mut verdicts);
+            self.score_cells(candidates, &work, &mut best, &mut tally, &mut verdicts);
             // Zones tied on instance count compete together; otherwise the first zone (in
             // ascending count) that produced a winner ends the walk.
-            let tied_with_next = zone_order.get(position + 1).is_some_and(|next| next.0 == count);
-            if !tied_with_next && best.1.is_some() {
+            let tied_with_next = zone_order
+                .get(position + 1)
+                .is_some_and(|next| next.0 == count);
+            if !tied_with_next && best.id.is_some() {
                 walked = position + 1;
                 break;
             }
@@ -304,9 +252,9 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         }
         self.zone_order = zone_order;
 
-        let Some((winner, parts)) = best.1 else {
-            let error = PlacementError::InsufficientResources(problems);
-            return self.record(work_id, Err(error), tally, verdicts);
+        let (winner, parts) = match self.winner(&best, &work) {
+            Ok(won) => won,
+            Err(error) => return self.record(work_id, Err(error), tally, verdicts),
         };
         self.reserve(winner, lrp.memory_mb, lrp.disk_mb);
         let zone = self.cells[winner as usize].zone;
@@ -320,7 +268,12 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         };
         let mut tally = Tally::default();
         if self.inflight_limit_reached() {
-            return self.record(work_id, Err(PlacementError::InflightLimit), tally, Vec::new());
+            return self.record(
+                work_id,
+                Err(PlacementError::InflightLimit),
+                tally,
+                Vec::new(),
+            );
         }
         let compat = self.compat_index(&task.rootfs, &task.volume_drivers, &task.placement_tags);
         let mut verdicts = if self.config.explain {
@@ -337,13 +290,12 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
             return self.record(work_id, Err(error), tally, verdicts);
         }
         // Tasks ignore zones: every compatible cell competes on score.
-        let mut best = (NO_WINNER_SCORE, None);
-        let mut problems = ResourceProblems::ALL;
+        let mut best = Best::new();
         let work = WorkView::Task(task);
-        self.score_cells(&entry.all, &work, &mut best, &mut problems, &mut tally, &mut verdicts);
-        let Some((winner, parts)) = best.1 else {
-            let error = PlacementError::InsufficientResources(problems);
-            return self.record(work_id, Err(error), tally, verdicts);
+        self.score_cells(&entry.all, &work, &mut best, &mut tally, &mut verdicts);
+        let (winner, parts) = match self.winner(&best, &work) {
+            Ok(won) => won,
+            Err(error) => return self.record(work_id, Err(error), tally, verdicts),
         };
         self.reserve(winner, task.memory_mb, task.disk_mb);
         self.cells[winner as usize].tasks += 1;

@@ -115,7 +115,11 @@ impl Decision {
         let tally = &self.tally;
         let mut parts = Vec::new();
         if tally.scored > 0 || matches!(self.outcome, Outcome::Placed { .. }) {
-            parts.push(format!("{} {} scored", tally.scored, cells_word(tally.scored)));
+            parts.push(format!(
+                "{} {} scored",
+                tally.scored,
+                cells_word(tally.scored)
+            ));
         }
         if tally.insufficient > 0 {
             parts.push(format!("{} too full", tally.insufficient));
@@ -134,7 +138,11 @@ impl Decision {
             [(n, kind)] => parts.push(format!("{n} filtered: {kind}")),
             many => {
                 let detail: Vec<String> = many.iter().map(|(n, k)| format!("{n} {k}")).collect();
-                parts.push(format!("{} filtered: {}", tally.filtered(), detail.join(", ")));
+                parts.push(format!(
+                    "{} filtered: {}",
+                    tally.filtered(),
+                    detail.join(", ")
+                ));
             }
         }
         if tally.zone_skipped > 0 {

@@ -52,7 +52,11 @@ pub fn check_constraints(
     if !volume_drivers_match(&cell.volume_drivers, volume_drivers) {
         return Err(Constraint::VolumeDrivers);
     }
-    if !placement_tags_match(&cell.placement_tags, &cell.optional_placement_tags, placement_tags) {
+    if !placement_tags_match(
+        &cell.placement_tags,
+        &cell.optional_placement_tags,
+        placement_tags,
+    ) {
         return Err(Constraint::PlacementTags);
     }
     Ok(())
@@ -140,13 +144,21 @@ mod tests {
         assert!(placement_tags_match(&[], &[], &[]));
         assert!(!placement_tags_match(&[], &[], &tags(&["a"])));
         assert!(!placement_tags_match(&tags(&["a"]), &[], &[]));
-        assert!(placement_tags_match(&tags(&["a"]), &tags(&["b"]), &tags(&["a"])));
+        assert!(placement_tags_match(
+            &tags(&["a"]),
+            &tags(&["b"]),
+            &tags(&["a"])
+        ));
         assert!(placement_tags_match(
             &tags(&["a"]),
             &tags(&["b"]),
             &tags(&["a", "b"])
         ));
-        assert!(!placement_tags_match(&tags(&["a"]), &tags(&["b"]), &tags(&["b"])));
+        assert!(!placement_tags_match(
+            &tags(&["a"]),
+            &tags(&["b"]),
+            &tags(&["b"])
+        ));
         assert!(placement_tags_match(&[], &tags(&["b"]), &[]));
         assert!(!placement_tags_match(&[], &tags(&["b"]), &tags(&["c"])));
     }
@@ -154,7 +166,13 @@ mod tests {
     #[test]
     fn volume_drivers_need_every_requested_driver() {
         assert!(volume_drivers_match(&[], &[]));
-        assert!(volume_drivers_match(&tags(&["nfs", "smb"]), &tags(&["smb"])));
-        assert!(!volume_drivers_match(&tags(&["nfs"]), &tags(&["nfs", "smb"])));
+        assert!(volume_drivers_match(
+            &tags(&["nfs", "smb"]),
+            &tags(&["smb"])
+        ));
+        assert!(!volume_drivers_match(
+            &tags(&["nfs"]),
+            &tags(&["nfs", "smb"])
+        ));
     }
 }

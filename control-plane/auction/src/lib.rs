@@ -14,6 +14,7 @@ mod rootfs;
 mod schedule;
 mod score;
 mod types;
+mod walk;
 mod zones;
 
 pub use error::{PlacementError, ResourceProblems};

@@ -110,7 +110,9 @@ fn valid_escapes(text: &str) -> bool {
 
 /// Only the port check of Go's host parsing: `host:port` needs a numeric (or empty) port.
 fn valid_authority(authority: &str) -> bool {
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let after_ipv6 = host.rfind(']').map_or(host, |at| &host[at + 1..]);
     match after_ipv6.rsplit_once(':') {
         Some((_, port)) => port.bytes().all(|b| b.is_ascii_digit()),
@@ -137,11 +139,14 @@ mod tests {
     #[test]
     fn parses_diego_rootfs_forms() {
         let url = parse_rootfs("preloaded:cflinuxfs4").unwrap();
-        assert_eq!((url.scheme.as_ref(), url.opaque), ("preloaded", "cflinuxfs4"));
+        assert_eq!(
+            (url.scheme.as_ref(), url.opaque),
+            ("preloaded", "cflinuxfs4")
+        );
         let url = parse_rootfs("docker:///user/image#tag").unwrap();
         assert_eq!((url.scheme.as_ref(), url.opaque), ("docker", ""));
-        let url = parse_rootfs("preloaded+layer:cflinuxfs4?layer=http://x/y.tgz&layer_path=/a")
-            .unwrap();
+        let url =
+            parse_rootfs("preloaded+layer:cflinuxfs4?layer=http://x/y.tgz&layer_path=/a").unwrap();
         assert_eq!(
             (url.scheme.as_ref(), url.opaque),
             ("preloaded+layer", "cflinuxfs4")

@@ -46,7 +46,13 @@ pub fn schedule_default(
     tasks: Vec<TaskStart>,
     config: &AuctionConfig,
 ) -> Plan {
-    run(cells, lrps, tasks, config, &DiegoScorer::from_config(config))
+    run(
+        cells,
+        lrps,
+        tasks,
+        config,
+        &DiegoScorer::from_config(config),
+    )
 }
 
 /// Places a batch greedily, one work item at a time, exactly as Diego's auctioneer does.
@@ -97,7 +103,7 @@ fn run<S: Scorer + ?Sized>(
             .cmp(&b.index)
             .then_with(|| b.memory_mb.cmp(&a.memory_mb))
     });
-    tasks.sort_by(|a, b| b.memory_mb.cmp(&a.memory_mb));
+    tasks.sort_by_key(|task| std::cmp::Reverse(task.memory_mb));
     let prefix_len = lrps.iter().position(|lrp| lrp.index > 0).unwrap_or(0);
 
     let mut auction = Auction::new(layout, &lrps, config, scorer);
@@ -135,10 +141,7 @@ fn run<S: Scorer + ?Sized>(
         if assignment.lrps.is_empty() && assignment.tasks.is_empty() {
             continue;
         }
-        let entry = plan
-            .assignments
-            .entry(cell_ids[id].to_owned())
-            .or_default();
+        let entry = plan.assignments.entry(cell_ids[id].to_owned()).or_default();
         entry.lrps.extend(assignment.lrps);
         entry.tasks.extend(assignment.tasks);
     }

@@ -93,9 +93,17 @@ pub trait Scorer {
 
     fn score(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> ScoreParts;
 
-    /// Named contributions for explanations (asked only when `AuctionConfig::explain`).
-    fn describe(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> Vec<(String, f64)> {
-        vec![(self.name().to_owned(), self.score(cell, work).total())]
+    /// `score(..).total()`; a scorer may compute it more directly but must return the same
+    /// value, since the scheduler compares these and records `score` for the winner.
+    #[inline]
+    fn score_total(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> f64 {
+        self.score(cell, work).total()
+    }
+
+    /// Named contributions beyond `ScoreParts`, for explanations (asked only when
+    /// `AuctionConfig::explain`). Default: none, so explaining costs no extra allocation.
+    fn describe(&self, _cell: &CellView<'_>, _work: &WorkView<'_>) -> Vec<(String, f64)> {
+        Vec::new()
     }
 
     /// Lets the scheduler take its statically dispatched fast path for the default scorer.
@@ -180,6 +188,29 @@ impl Scorer for DiegoScorer {
                 tasks: LOCALITY_OFFSET * f64::from(cell.tasks),
                 ..ScoreParts::default()
             },
+        }
+    }
+
+    /// The same sums as `score(..).total()` minus the zero terms (adding `0.0` never changes
+    /// a sum's value), without building the parts: this is the scheduler's hot loop.
+    #[inline]
+    fn score_total(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> f64 {
+        let starting = f64::from(cell.starting_container_count) * self.starting_container_weight;
+        match work {
+            WorkView::Lrp(lrp) => {
+                let memory_mb = i64::from(lrp.memory_mb) + i64::from(cell.proxy_memory_mb);
+                let disk_mb = i64::from(lrp.disk_mb);
+                Self::resource_score(cell.available, cell.total, memory_mb, disk_mb)
+                    + starting
+                    + LOCALITY_OFFSET * f64::from(cell.same_process_lrps)
+                    + f64::from(cell.bin_pack_index) * self.bin_pack_first_fit_weight
+            }
+            WorkView::Task(task) => {
+                let (memory_mb, disk_mb) = (i64::from(task.memory_mb), i64::from(task.disk_mb));
+                Self::resource_score(cell.available, cell.total, memory_mb, disk_mb)
+                    + starting
+                    + LOCALITY_OFFSET * f64::from(cell.tasks)
+            }
         }
     }
 

@@ -1,1 +1,51 @@
-//! the streaming auction runner: batches work, asks cells, performs placements
+//! The auctioneer: a streaming runner around the pure auction.
+//!
+//! Requests arrive continuously; whatever arrives while a batch is being
+//! placed forms the next batch (no fixed tick). For each batch it asks every
+//! live cell for its state concurrently (with a timeout), leaves out
+//! evacuating and unreachable cells, schedules, and sends each winning cell
+//! one `Perform` with its share. Work a cell hands back is retried on fresher
+//! state; what cannot be placed goes back to the BBS as `FailActualLRP` or
+//! `RejectTask` with the reason.
+
+mod batch;
+mod grpc_rep;
+mod runner;
+pub mod sim;
+mod wire;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use diego_auction::{CellState, LrpStart, TaskStart};
+use diego_model::{ActualLrpKey, CellPresence};
+
+pub use grpc_rep::GrpcReps;
+pub use runner::{Auctioneer, AuctioneerConfig};
+
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the live cells come from (the BBS's cell directory).
+pub trait CellSource: Send + Sync + 'static {
+    fn cells(&self) -> BoxFut<'_, Result<Vec<CellPresence>, String>>;
+}
+
+/// The reps, as the auctioneer calls them.
+pub trait RepClient: Send + Sync + 'static {
+    fn state<'a>(&'a self, cell: &'a CellPresence) -> BoxFut<'a, Result<CellState, String>>;
+    /// Returns the work the cell could NOT take.
+    fn perform<'a>(
+        &'a self,
+        cell: &'a CellPresence,
+        lrps: Vec<LrpStart>,
+        tasks: Vec<TaskStart>,
+    ) -> BoxFut<'a, Result<(Vec<LrpStart>, Vec<TaskStart>), String>>;
+}
+
+/// Where results go: failures to the BBS, explanations to the decision log.
+pub trait ResultSink: Send + Sync + 'static {
+    fn fail_lrp<'a>(&'a self, key: &'a ActualLrpKey, reason: &'a str) -> BoxFut<'a, ()>;
+    fn reject_task<'a>(&'a self, task_guid: &'a str, reason: &'a str) -> BoxFut<'a, ()>;
+    /// One explanation per decision: work id, summary, per-cell lines.
+    fn record(&self, work_id: String, summary: String, cell_lines: Vec<String>);
+}

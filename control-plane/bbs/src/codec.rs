@@ -27,6 +27,9 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
             key: key.to_string(),
             reason: format!("unknown record format {other}"),
         }),
-        None => Err(BbsError::Codec { key: key.to_string(), reason: "empty record".into() }),
+        None => Err(BbsError::Codec {
+            key: key.to_string(),
+            reason: "empty record".into(),
+        }),
     }
 }

@@ -92,7 +92,13 @@ impl Bbs {
                             }
                         };
                         if filter.matches(&event)
-                            && tx.send(Ok(WatchItem { revision: entry.revision, event })).await.is_err()
+                            && tx
+                                .send(Ok(WatchItem {
+                                    revision: entry.revision,
+                                    event,
+                                }))
+                                .await
+                                .is_err()
                         {
                             return;
                         }

@@ -28,7 +28,11 @@ pub fn actual_index_prefix(process_guid: &str, index: i32) -> String {
 }
 
 pub fn actual(process_guid: &str, index: i32, presence: Presence) -> String {
-    format!("{}{}", actual_index_prefix(process_guid, index), presence as i32)
+    format!(
+        "{}{}",
+        actual_index_prefix(process_guid, index),
+        presence as i32
+    )
 }
 
 pub fn domain(name: &str) -> String {

@@ -11,6 +11,7 @@ pub mod codec;
 pub mod collab;
 mod error;
 pub mod events;
+pub mod grpc;
 pub mod keys;
 mod ops;
 mod txn;
@@ -22,9 +23,11 @@ use diego_store::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collab::{AuctionRequester, CellDirectory, LrpAuction, NoAuctioneer, StaticCells};
+pub use diego_convergence::{ConvergenceConfig, Warning as ConvergenceWarning};
 pub use error::BbsError;
 pub use events::{WatchFilter, WatchItem};
 pub use ops::actual::ActualLrpFilter;
+pub use ops::converge::{spawn_converger, ConvergeReport, DEFAULT_CONVERGE_INTERVAL_MS};
 
 #[derive(Debug, Clone)]
 pub struct BbsConfig {
@@ -63,7 +66,13 @@ impl Bbs {
         cells: Arc<dyn CellDirectory>,
         config: BbsConfig,
     ) -> Self {
-        Bbs { store, clock, auctioneer, cells, config }
+        Bbs {
+            store,
+            clock,
+            auctioneer,
+            cells,
+            config,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

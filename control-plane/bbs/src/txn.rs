@@ -28,30 +28,42 @@ impl Change {
 
     /// Inserts a record that must not exist yet.
     pub fn create<T: serde::Serialize>(&mut self, key: String, value: &T) -> &mut Self {
-        self.txn.checks.push(Check { key: key.clone(), expect: Expect::Absent });
-        self.txn.ops.push(Op::Put { key, value: codec::encode(value) });
+        self.txn.checks.push(Check {
+            key: key.clone(),
+            expect: Expect::Absent,
+        });
+        self.txn.ops.push(Op::Put {
+            key,
+            value: codec::encode(value),
+        });
         self
     }
 
     /// Replaces a record read at `read` (fails if it changed since).
     pub fn update<T: serde::Serialize, U>(&mut self, read: &Versioned<U>, value: &T) -> &mut Self {
         self.guard(read);
-        self.txn.ops.push(Op::Put { key: read.key.clone(), value: codec::encode(value) });
+        self.txn.ops.push(Op::Put {
+            key: read.key.clone(),
+            value: codec::encode(value),
+        });
         self
     }
 
     /// Deletes a record read at `read` (fails if it changed since).
     pub fn delete<U>(&mut self, read: &Versioned<U>) -> &mut Self {
         self.guard(read);
-        self.txn.ops.push(Op::Delete { key: read.key.clone() });
+        self.txn.ops.push(Op::Delete {
+            key: read.key.clone(),
+        });
         self
     }
 
     fn guard<U>(&mut self, read: &Versioned<U>) {
         if !self.txn.checks.iter().any(|c| c.key == read.key) {
-            self.txn
-                .checks
-                .push(Check { key: read.key.clone(), expect: Expect::ModRevision(read.mod_revision) });
+            self.txn.checks.push(Check {
+                key: read.key.clone(),
+                expect: Expect::ModRevision(read.mod_revision),
+            });
         }
     }
 
@@ -88,9 +100,11 @@ impl Bbs {
         let mut out = Vec::with_capacity(records.len());
         for rec in records {
             match codec::decode(&rec.key, &rec.value) {
-                Ok(value) => {
-                    out.push(Versioned { value, key: rec.key, mod_revision: rec.mod_revision })
-                }
+                Ok(value) => out.push(Versioned {
+                    value,
+                    key: rec.key,
+                    mod_revision: rec.mod_revision,
+                }),
                 // The original deletes undecodable rows when it meets them; we
                 // skip and log instead, so a codec bug can never destroy data.
                 Err(e) => tracing::warn!(error = %e, "skipping unreadable record"),

@@ -19,7 +19,11 @@ pub struct ActualLrpKey {
 
 impl ActualLrpKey {
     pub fn new(process_guid: &str, index: i32, domain: &str) -> Self {
-        Self { process_guid: process_guid.into(), index, domain: domain.into() }
+        Self {
+            process_guid: process_guid.into(),
+            index,
+            domain: domain.into(),
+        }
     }
 }
 
@@ -32,7 +36,10 @@ pub struct InstanceKey {
 
 impl InstanceKey {
     pub fn new(instance_guid: &str, cell_id: &str) -> Self {
-        Self { instance_guid: instance_guid.into(), cell_id: cell_id.into() }
+        Self {
+            instance_guid: instance_guid.into(),
+            cell_id: cell_id.into(),
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.instance_guid.is_empty() && self.cell_id.is_empty()
@@ -106,7 +113,9 @@ impl ActualState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Presence {
     #[default]
@@ -117,7 +126,9 @@ pub enum Presence {
 
 impl Presence {
     pub fn from_i32(v: i32) -> Option<Self> {
-        [Self::Ordinary, Self::Evacuating, Self::Suspect].into_iter().find(|p| *p as i32 == v)
+        [Self::Ordinary, Self::Evacuating, Self::Suspect]
+            .into_iter()
+            .find(|p| *p as i32 == v)
     }
 }
 
@@ -185,7 +196,12 @@ pub fn allows_transition(
 impl ActualLrp {
     /// `AllowsTransitionTo(key, instanceKey, new)` of the original: the
     /// request's LRP key must equal the row's, then the §4.2 table applies.
-    pub fn allows_transition_to(&self, key: &ActualLrpKey, to_key: &InstanceKey, to: ActualState) -> bool {
+    pub fn allows_transition_to(
+        &self,
+        key: &ActualLrpKey,
+        to_key: &InstanceKey,
+        to: ActualState,
+    ) -> bool {
         self.key == *key && allows_transition(self.state, &self.instance_key, to, to_key)
     }
 
@@ -216,7 +232,12 @@ impl ActualLrp {
 
     /// Whether this row already holds exactly what a start/evacuate-running
     /// request reports (state RUNNING, same instance, same data).
-    pub fn is_running_with(&self, key: &ActualLrpKey, instance_key: &InstanceKey, info: &RunningInfo) -> bool {
+    pub fn is_running_with(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &InstanceKey,
+        info: &RunningInfo,
+    ) -> bool {
         self.state == ActualState::Running
             && self.key == *key
             && self.instance_key == *instance_key
@@ -253,7 +274,11 @@ impl ActualLrp {
 
     /// `ClaimActualLRP`. Returns false for the idempotent repeat.
     pub fn claim(&mut self, key: &InstanceKey, now_ns: TimeNs) -> Result<bool, ModelError> {
-        self.check(ActualState::Claimed, key, ErrorCode::ActualLrpCannotBeClaimed)?;
+        self.check(
+            ActualState::Claimed,
+            key,
+            ErrorCode::ActualLrpCannotBeClaimed,
+        )?;
         if self.state == ActualState::Claimed && self.instance_key == *key {
             return Ok(false);
         }
@@ -283,7 +308,11 @@ impl ActualLrp {
         {
             return Ok(false);
         }
-        self.check(ActualState::Running, key, ErrorCode::ActualLrpCannotBeStarted)?;
+        self.check(
+            ActualState::Running,
+            key,
+            ErrorCode::ActualLrpCannotBeStarted,
+        )?;
         // Spec §4.2: every effective start stamps `since`, like the original
         // (a heartbeat that only flips `routable` counts as a change too).
         self.since = now_ns;
@@ -308,10 +337,18 @@ impl ActualLrp {
         policy: &RestartPolicy,
         now_ns: TimeNs,
     ) -> Result<CrashOutcome, ModelError> {
-        self.check(ActualState::Crashed, key, ErrorCode::ActualLrpCannotBeCrashed)?;
+        self.check(
+            ActualState::Crashed,
+            key,
+            ErrorCode::ActualLrpCannotBeCrashed,
+        )?;
         let ran_long = self.state == ActualState::Running
             && now_ns - self.since > policy.crash_reset_window_ns;
-        let count = if ran_long { 1 } else { self.crash_count.saturating_add(1) };
+        let count = if ran_long {
+            1
+        } else {
+            self.crash_count.saturating_add(1)
+        };
         let restart_now = policy.restart_immediately(count);
         self.crash_count = count;
         self.crash_reason = truncate_reason(reason, MAX_CRASH_REASON_BYTES);
@@ -320,9 +357,16 @@ impl ActualLrp {
         self.internal_routes.clear();
         self.metric_tags.clear();
         self.routable = Some(false);
-        self.state = if restart_now { ActualState::Unclaimed } else { ActualState::Crashed };
+        self.state = if restart_now {
+            ActualState::Unclaimed
+        } else {
+            ActualState::Crashed
+        };
         self.touch(now_ns);
-        Ok(CrashOutcome { restart_now, crash_count: count })
+        Ok(CrashOutcome {
+            restart_now,
+            crash_count: count,
+        })
     }
 
     /// `FailActualLRP`: the auction could not place an UNCLAIMED instance.

@@ -47,19 +47,35 @@ impl CellPresence {
         if !self.rep_url.is_empty()
             && !(self.rep_url.starts_with("http://") || self.rep_url.starts_with("https://"))
         {
-            return Err(E::invalid_field("rep_url", "must begin with http:// or https://"));
+            return Err(E::invalid_field(
+                "rep_url",
+                "must begin with http:// or https://",
+            ));
         }
         if self.capacity.memory_mb <= 0 {
-            return Err(E::invalid_field("capacity.memory_mb", "must be greater than 0"));
+            return Err(E::invalid_field(
+                "capacity.memory_mb",
+                "must be greater than 0",
+            ));
         }
         if self.capacity.disk_mb < 0 {
             return Err(E::invalid_field("capacity.disk_mb", "must not be negative"));
         }
         if self.capacity.containers <= 0 {
-            return Err(E::invalid_field("capacity.containers", "must be greater than 0"));
+            return Err(E::invalid_field(
+                "capacity.containers",
+                "must be greater than 0",
+            ));
         }
-        if self.annotations.iter().any(|(k, v)| k.is_empty() || v.is_empty()) {
-            return Err(E::invalid_field("annotations", "keys and values must not be empty"));
+        if self
+            .annotations
+            .iter()
+            .any(|(k, v)| k.is_empty() || v.is_empty())
+        {
+            return Err(E::invalid_field(
+                "annotations",
+                "keys and values must not be empty",
+            ));
         }
         Ok(())
     }

@@ -50,7 +50,10 @@ impl RestartPolicy {
             return None;
         }
         let exp = ((crash_count - self.immediate_restarts) as u32).min(self.max_backoff_exponent());
-        let wait = self.min_backoff_ns.checked_mul(1i64 << exp.min(62)).unwrap_or(i64::MAX);
+        let wait = self
+            .min_backoff_ns
+            .checked_mul(1i64 << exp.min(62))
+            .unwrap_or(i64::MAX);
         Some(wait.min(self.max_backoff_ns))
     }
 

@@ -156,13 +156,21 @@ impl DesiredLrp {
             root_fs: self.root_fs.clone(),
             routes: self.routes.clone(),
             modification_tag: self.modification_tag.clone(),
-            volume_drivers: self.volume_mounts.iter().map(|v| v.driver.clone()).collect(),
+            volume_drivers: self
+                .volume_mounts
+                .iter()
+                .map(|v| v.driver.clone())
+                .collect(),
             placement_tags: self.placement_tags.clone(),
         }
     }
 
     /// Resolves the metric tags for one instance (dynamic values substituted).
-    pub fn resolved_metric_tags(&self, index: i32, instance_guid: &str) -> BTreeMap<String, String> {
+    pub fn resolved_metric_tags(
+        &self,
+        index: i32,
+        instance_guid: &str,
+    ) -> BTreeMap<String, String> {
         self.metric_tags
             .iter()
             .map(|(k, v)| {

@@ -17,7 +17,10 @@ impl Domain {
         } else {
             now_ns.saturating_add(i64::from(ttl_s) * NS_PER_S)
         };
-        Domain { name: name.to_string(), expire_at_ns }
+        Domain {
+            name: name.to_string(),
+            expire_at_ns,
+        }
     }
 
     /// Fresh when it expires after "now rounded to the second", as the original

@@ -115,12 +115,18 @@ pub struct ModelError {
 
 impl ModelError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A validation failure naming the field and what was wrong with it.
     pub fn invalid_field(field: &str, reason: &str) -> Self {
-        Self::new(ErrorCode::InvalidRequest, format!("invalid field: {field} {reason}"))
+        Self::new(
+            ErrorCode::InvalidRequest,
+            format!("invalid field: {field} {reason}"),
+        )
     }
 
     /// The original's message for a request that does not parse.
@@ -129,11 +135,17 @@ impl ModelError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(ErrorCode::ResourceNotFound, "the requested resource could not be found")
+        Self::new(
+            ErrorCode::ResourceNotFound,
+            "the requested resource could not be found",
+        )
     }
 
     pub fn exists() -> Self {
-        Self::new(ErrorCode::ResourceExists, "the requested resource already exists")
+        Self::new(
+            ErrorCode::ResourceExists,
+            "the requested resource already exists",
+        )
     }
 
     pub fn transition(from: &str, to: &str) -> Self {
@@ -145,5 +157,12 @@ impl ModelError {
 
     pub fn code_only(code: ErrorCode) -> Self {
         Self::new(code, code.name().to_string())
+    }
+}
+
+/// Lets infallible conversions share the fallible ones' error type.
+impl From<std::convert::Infallible> for ModelError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }

@@ -111,16 +111,25 @@ impl IndexRows {
 
     /// Rows in storage order (ORDINARY, EVACUATING, SUSPECT).
     pub fn rows(&self) -> impl Iterator<Item = &ActualLrp> {
-        [&self.ordinary, &self.evacuating, &self.suspect].into_iter().flatten()
+        [&self.ordinary, &self.evacuating, &self.suspect]
+            .into_iter()
+            .flatten()
     }
 }
 
 fn outcome(keep_container: bool, changes: Vec<RowChange>) -> EvacuationOutcome {
-    EvacuationOutcome { keep_container, changes, request_auction: false }
+    EvacuationOutcome {
+        keep_container,
+        changes,
+        request_auction: false,
+    }
 }
 
 /// "If the caller's row is EVACUATING or SUSPECT ⇒ delete it, keep=false".
-fn delete_if_evacuating_or_suspect(rows: &IndexRows, ik: &InstanceKey) -> Option<EvacuationOutcome> {
+fn delete_if_evacuating_or_suspect(
+    rows: &IndexRows,
+    ik: &InstanceKey,
+) -> Option<EvacuationOutcome> {
     match rows.find(ik).map(|r| r.presence) {
         Some(p @ (Presence::Evacuating | Presence::Suspect)) => {
             Some(outcome(false, vec![RowChange::Delete(p)]))
@@ -132,7 +141,9 @@ fn delete_if_evacuating_or_suspect(rows: &IndexRows, ik: &InstanceKey) -> Option
 /// Deletes the EVACUATING row when it is the caller's.
 fn delete_callers_evacuating(rows: &IndexRows, ik: &InstanceKey) -> Vec<RowChange> {
     match &rows.evacuating {
-        Some(e) if !ik.is_empty() && e.instance_key == *ik => vec![RowChange::Delete(Presence::Evacuating)],
+        Some(e) if !ik.is_empty() && e.instance_key == *ik => {
+            vec![RowChange::Delete(Presence::Evacuating)]
+        }
         _ => Vec::new(),
     }
 }
@@ -210,7 +221,11 @@ pub fn evacuate_stopped(
         return Ok(out);
     }
     match rows.ordinary.as_ref() {
-        Some(o) if o.instance_key == *ik && o.key.process_guid == key.process_guid && o.key.index == key.index => {
+        Some(o)
+            if o.instance_key == *ik
+                && o.key.process_guid == key.process_guid
+                && o.key.index == key.index =>
+        {
             Ok(outcome(false, vec![RowChange::Delete(Presence::Ordinary)]))
         }
         _ => Err(ModelError::not_found()),
@@ -223,7 +238,9 @@ pub fn evacuate_stopped(
 /// ActualLRPCannotBeRemoved", cannot arise within one snapshot.)
 pub fn remove_evacuating(rows: &IndexRows, ik: &InstanceKey) -> Result<Vec<RowChange>, ModelError> {
     match rows.find(ik) {
-        Some(row) if row.presence == Presence::Evacuating => Ok(vec![RowChange::Delete(Presence::Evacuating)]),
+        Some(row) if row.presence == Presence::Evacuating => {
+            Ok(vec![RowChange::Delete(Presence::Evacuating)])
+        }
         _ => Err(ModelError::not_found()),
     }
 }
@@ -326,7 +343,7 @@ pub fn evacuate_running(
 
     // 5. ROLLING, caller unknown or already evacuating: (re)write its
     //    EVACUATING row, unless another instance holds the index's one.
-    if caller.map_or(true, |c| c.presence == Presence::Evacuating) {
+    if caller.is_none_or(|c| c.presence == Presence::Evacuating) {
         if let Some(e) = &rows.evacuating {
             if e.instance_key != *ik {
                 return Ok(outcome(false, Vec::new()));
@@ -343,7 +360,14 @@ pub fn evacuate_running(
     // 6. Caller is the ORDINARY or the SUSPECT row and RUNNING/CLAIMED: copy
     //    it to EVACUATING, then free its slot for a replacement.
     if matches!(caller.state, ActualState::Running | ActualState::Claimed) {
-        let mut changes = vec![RowChange::Put(evacuating_row(rows, Some(caller), key, ik, info, now_ns))];
+        let mut changes = vec![RowChange::Put(evacuating_row(
+            rows,
+            Some(caller),
+            key,
+            ik,
+            info,
+            now_ns,
+        ))];
         if caller.presence == Presence::Suspect {
             changes.push(RowChange::Delete(Presence::Suspect));
             return Ok(outcome(true, changes));
@@ -351,7 +375,11 @@ pub fn evacuate_running(
         let mut unclaimed = caller.clone();
         unclaimed.unclaim(false, now_ns)?;
         changes.push(RowChange::Put(unclaimed));
-        return Ok(EvacuationOutcome { keep_container: true, changes, request_auction: true });
+        return Ok(EvacuationOutcome {
+            keep_container: true,
+            changes,
+            request_auction: true,
+        });
     }
 
     // 7. Any other state.

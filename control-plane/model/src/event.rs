@@ -7,16 +7,42 @@ use crate::{ActualLrp, DesiredLrp, Task};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    TaskCreated { task: Task },
-    TaskChanged { before: Task, after: Task },
-    TaskRemoved { task: Task },
-    DesiredLrpCreated { desired_lrp: DesiredLrp },
-    DesiredLrpChanged { before: DesiredLrp, after: DesiredLrp },
-    DesiredLrpRemoved { desired_lrp: DesiredLrp },
-    ActualLrpCreated { actual_lrp: ActualLrp },
-    ActualLrpChanged { before: ActualLrp, after: ActualLrp },
-    ActualLrpRemoved { actual_lrp: ActualLrp },
-    ActualLrpCrashed { actual_lrp: ActualLrp, crash_count: i32, crash_reason: String, since: i64 },
+    TaskCreated {
+        task: Task,
+    },
+    TaskChanged {
+        before: Task,
+        after: Task,
+    },
+    TaskRemoved {
+        task: Task,
+    },
+    DesiredLrpCreated {
+        desired_lrp: DesiredLrp,
+    },
+    DesiredLrpChanged {
+        before: DesiredLrp,
+        after: DesiredLrp,
+    },
+    DesiredLrpRemoved {
+        desired_lrp: DesiredLrp,
+    },
+    ActualLrpCreated {
+        actual_lrp: ActualLrp,
+    },
+    ActualLrpChanged {
+        before: ActualLrp,
+        after: ActualLrp,
+    },
+    ActualLrpRemoved {
+        actual_lrp: ActualLrp,
+    },
+    ActualLrpCrashed {
+        actual_lrp: ActualLrp,
+        crash_count: i32,
+        crash_reason: String,
+        since: i64,
+    },
 }
 
 impl Event {

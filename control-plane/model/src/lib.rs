@@ -11,8 +11,8 @@ pub mod crash;
 pub mod desired;
 pub mod domain;
 pub mod error;
-pub mod event;
 pub mod evacuation;
+pub mod event;
 pub mod suspect;
 pub mod task;
 pub mod validate;
@@ -52,7 +52,10 @@ pub struct ModificationTag {
 
 impl ModificationTag {
     pub fn new(epoch: impl Into<String>) -> Self {
-        Self { epoch: epoch.into(), index: 0 }
+        Self {
+            epoch: epoch.into(),
+            index: 0,
+        }
     }
     pub fn increment(&mut self) {
         self.index = self.index.wrapping_add(1);

@@ -14,7 +14,8 @@ pub struct SuspectOutcome {
 }
 
 fn caller_is_suspect(rows: &IndexRows, ik: &InstanceKey) -> bool {
-    rows.find(ik).is_some_and(|r| r.presence == Presence::Suspect)
+    rows.find(ik)
+        .is_some_and(|r| r.presence == Presence::Suspect)
 }
 
 /// `ClaimActualLRP` from the instance of the SUSPECT row: ignored (success,
@@ -69,7 +70,10 @@ pub fn mark_suspect(rows: &IndexRows, new_epoch: &str, now_ns: TimeNs) -> Suspec
     if rows.suspect.is_some() {
         let mut unclaimed = ordinary.clone();
         return match unclaimed.unclaim(false, now_ns) {
-            Ok(()) => SuspectOutcome { changes: vec![RowChange::Put(unclaimed)], request_auction: false },
+            Ok(()) => SuspectOutcome {
+                changes: vec![RowChange::Put(unclaimed)],
+                request_auction: false,
+            },
             Err(_) => SuspectOutcome::default(),
         };
     }
@@ -103,11 +107,11 @@ pub fn promote_suspect(rows: &IndexRows) -> Vec<RowChange> {
 /// Convergence's "extra suspect": both the ORDINARY and the SUSPECT rows are
 /// RUNNING, so the SUSPECT one goes.
 pub fn remove_extra_suspect(rows: &IndexRows) -> Vec<RowChange> {
-    let running = |r: &Option<ActualLrp>| r.as_ref().is_some_and(|r| r.state == ActualState::Running);
+    let running =
+        |r: &Option<ActualLrp>| r.as_ref().is_some_and(|r| r.state == ActualState::Running);
     if running(&rows.ordinary) && running(&rows.suspect) {
         vec![RowChange::Delete(Presence::Suspect)]
     } else {
         Vec::new()
     }
 }
-

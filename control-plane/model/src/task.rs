@@ -101,9 +101,15 @@ impl TaskState {
     }
 
     pub fn from_i32(v: i32) -> Option<Self> {
-        [Self::Invalid, Self::Pending, Self::Running, Self::Completed, Self::Resolving]
-            .into_iter()
-            .find(|s| *s as i32 == v)
+        [
+            Self::Invalid,
+            Self::Pending,
+            Self::Running,
+            Self::Completed,
+            Self::Resolving,
+        ]
+        .into_iter()
+        .find(|s| *s as i32 == v)
     }
 
     /// The generic check (`ValidateTransitionTo`): Running only from Pending,
@@ -173,13 +179,19 @@ impl Task {
     /// never start on two cells.
     pub fn start(&mut self, cell_id: &str, now_ns: TimeNs) -> Result<StartDecision, ModelError> {
         if self.state == TaskState::Running && self.cell_id == cell_id {
-            return Ok(StartDecision { should_start: false, changed: false });
+            return Ok(StartDecision {
+                should_start: false,
+                changed: false,
+            });
         }
         self.transition(TaskState::Running)?;
         self.state = TaskState::Running;
         self.cell_id = cell_id.to_string();
         self.updated_at = now_ns;
-        Ok(StartDecision { should_start: true, changed: true })
+        Ok(StartDecision {
+            should_start: true,
+            changed: true,
+        })
     }
 
     /// `CompleteTask`: only from Running and only by the cell running it.
@@ -222,7 +234,10 @@ impl Task {
                 self.finish(true, reason, "", now_ns);
                 Ok(if cell.is_empty() { None } else { Some(cell) })
             }
-            other => Err(ModelError::transition(other.name(), TaskState::Completed.name())),
+            other => Err(ModelError::transition(
+                other.name(),
+                TaskState::Completed.name(),
+            )),
         }
     }
 
@@ -269,7 +284,10 @@ impl Task {
         if self.state == TaskState::Resolving {
             Ok(())
         } else {
-            Err(ModelError::transition(self.state.name(), TaskState::Resolving.name()))
+            Err(ModelError::transition(
+                self.state.name(),
+                TaskState::Resolving.name(),
+            ))
         }
     }
 

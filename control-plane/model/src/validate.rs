@@ -21,7 +21,10 @@ pub fn guid(field: &str, value: &str) -> R {
     if value.is_empty() {
         return Err(bad(field, "must not be empty"));
     }
-    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(bad(field, "must match ^[a-zA-Z0-9_-]+$"));
     }
     Ok(())
@@ -38,13 +41,21 @@ pub fn non_empty(field: &str, value: &str) -> R {
 /// A rootfs is a URL with a scheme: `preloaded:busybox`, `docker:///user/image#tag`.
 pub fn rootfs(value: &str) -> R {
     let Some((scheme, rest)) = value.split_once(':') else {
-        return Err(bad("rootfs", "must be a url with a scheme (e.g. preloaded:busybox)"));
+        return Err(bad(
+            "rootfs",
+            "must be a url with a scheme (e.g. preloaded:busybox)",
+        ));
     };
     let scheme_ok = !scheme.is_empty()
         && scheme.as_bytes()[0].is_ascii_alphabetic()
-        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
     if !scheme_ok || rest.is_empty() {
-        return Err(bad("rootfs", "must be a url with a scheme (e.g. preloaded:busybox)"));
+        return Err(bad(
+            "rootfs",
+            "must be a url with a scheme (e.g. preloaded:busybox)",
+        ));
     }
     Ok(())
 }
@@ -73,7 +84,10 @@ fn log_rate(v: Option<i64>) -> R {
 
 fn image_credentials(user: &str, password: &str) -> R {
     if user.is_empty() != password.is_empty() {
-        return Err(bad("image_username", "image_username and image_password go together"));
+        return Err(bad(
+            "image_username",
+            "image_username and image_password go together",
+        ));
     }
     Ok(())
 }
@@ -91,7 +105,10 @@ fn volume_mounts(mounts: &[crate::VolumeMount]) -> R {
     for (i, m) in mounts.iter().enumerate() {
         non_empty(&format!("volume_mounts[{i}].driver"), &m.driver)?;
         if !m.container_dir.starts_with('/') {
-            return Err(bad(&format!("volume_mounts[{i}].container_dir"), "must be an absolute path"));
+            return Err(bad(
+                &format!("volume_mounts[{i}].container_dir"),
+                "must be an absolute path",
+            ));
         }
         if !matches!(m.mode.as_str(), "r" | "rw") {
             return Err(bad(&format!("volume_mounts[{i}].mode"), "must be r or rw"));
@@ -105,10 +122,16 @@ fn metric_tags(tags: &std::collections::BTreeMap<String, MetricTagValue>) -> R {
         let has_static = !v.static_value.is_empty();
         let has_dynamic = !v.dynamic.is_empty();
         if has_static == has_dynamic {
-            return Err(bad(&format!("metric_tags.{k}"), "must set exactly one of static and dynamic"));
+            return Err(bad(
+                &format!("metric_tags.{k}"),
+                "must set exactly one of static and dynamic",
+            ));
         }
         if has_dynamic && !matches!(v.dynamic.as_str(), "INDEX" | "INSTANCE_GUID") {
-            return Err(bad(&format!("metric_tags.{k}"), "dynamic must be INDEX or INSTANCE_GUID"));
+            return Err(bad(
+                &format!("metric_tags.{k}"),
+                "dynamic must be INDEX or INSTANCE_GUID",
+            ));
         }
     }
     Ok(())
@@ -122,12 +145,21 @@ pub fn action(field: &str, a: &Action) -> R {
             non_empty(&format!("{field}.download.to"), &d.to)?;
             non_empty(&format!("{field}.download.user"), &d.user)?;
             if d.checksum_algorithm.is_empty() != d.checksum_value.is_empty() {
-                return Err(bad(&format!("{field}.download.checksum_value"), "algorithm and value go together"));
+                return Err(bad(
+                    &format!("{field}.download.checksum_value"),
+                    "algorithm and value go together",
+                ));
             }
             if !d.checksum_algorithm.is_empty()
-                && !matches!(d.checksum_algorithm.to_lowercase().as_str(), "md5" | "sha1" | "sha256")
+                && !matches!(
+                    d.checksum_algorithm.to_lowercase().as_str(),
+                    "md5" | "sha1" | "sha256"
+                )
             {
-                return Err(bad(&format!("{field}.download.checksum_algorithm"), "must be md5, sha1 or sha256"));
+                return Err(bad(
+                    &format!("{field}.download.checksum_algorithm"),
+                    "must be md5, sha1 or sha256",
+                ));
             }
             Ok(())
         }
@@ -141,13 +173,19 @@ pub fn action(field: &str, a: &Action) -> R {
             non_empty(&format!("{field}.run.user"), &r.user)?;
             let total: usize = r.volume_mounted_files.iter().map(|f| f.content.len()).sum();
             if total > MAX_VOLUME_MOUNTED_FILES_BYTES {
-                return Err(bad(&format!("{field}.run.volume_mounted_files"), "must total at most 1 MiB"));
+                return Err(bad(
+                    &format!("{field}.run.volume_mounted_files"),
+                    "must total at most 1 MiB",
+                ));
             }
             Ok(())
         }
         Action::Timeout(t) => {
             if t.timeout_ms <= 0 {
-                return Err(bad(&format!("{field}.timeout.timeout_ms"), "must be greater than 0"));
+                return Err(bad(
+                    &format!("{field}.timeout.timeout_ms"),
+                    "must be greater than 0",
+                ));
             }
             action(&format!("{field}.timeout.action"), &t.action)
         }
@@ -173,7 +211,12 @@ fn check(field: &str, c: &Check) -> R {
     let port = match (&c.tcp_check, &c.http_check) {
         (Some(t), None) => t.port,
         (None, Some(h)) => h.port,
-        _ => return Err(bad(field, "must set exactly one of tcp_check and http_check")),
+        _ => {
+            return Err(bad(
+                field,
+                "must set exactly one of tcp_check and http_check",
+            ))
+        }
     };
     if !(1..=65535).contains(&port) {
         return Err(bad(&format!("{field}.port"), "must be between 1 and 65535"));
@@ -238,7 +281,12 @@ pub fn desired_lrp(d: &DesiredLrp) -> R {
     if !d.metrics_guid.is_empty() && !d.metric_tags.is_empty() {
         match d.metric_tags.get("source_id") {
             Some(v) if v.static_value == d.metrics_guid => {}
-            _ => return Err(bad("metric_tags.source_id", "must be static and equal metrics_guid")),
+            _ => {
+                return Err(bad(
+                    "metric_tags.source_id",
+                    "must be static and equal metrics_guid",
+                ))
+            }
         }
     }
     match &d.action {

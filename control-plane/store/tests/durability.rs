@@ -43,7 +43,11 @@ async fn acknowledged_commits_survive_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.redb");
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "acknowledged_commits_survive_a_crash", "--nocapture"])
+        .args([
+            "--exact",
+            "acknowledged_commits_survive_a_crash",
+            "--nocapture",
+        ])
         .env(CHILD_ENV, &db)
         .output()
         .unwrap();
@@ -66,7 +70,10 @@ async fn acknowledged_commits_survive_a_crash() {
         assert_eq!(r.value, (i as u64).to_le_bytes());
         assert_eq!(r.mod_revision, acked[i]);
     }
-    assert_eq!(store.log_since(0, 1000).await.unwrap().len() as u64, CHILD_COMMITS);
+    assert_eq!(
+        store.log_since(0, 1000).await.unwrap().len() as u64,
+        CHILD_COMMITS
+    );
     let next = store.commit(put_txn("after/crash", b"x")).await.unwrap();
     assert_eq!(next, last + 1, "revisions continue after reopen");
 }

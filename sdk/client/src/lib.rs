@@ -1,1 +1,313 @@
-//! rust client for the diego bbs grpc api
+//! The Rust client of the BBS gRPC API (`diego.bbs.v1`). It speaks domain
+//! types: callers never see generated protobuf types, and every error is a
+//! `ModelError` with the original's error type.
+
+mod lrps;
+
+use std::collections::BTreeMap;
+
+use diego_model::{CellPresence, ErrorCode, Event, ModelError, Task, TaskDefinition};
+use diego_proto::bbs::v1 as pb;
+use diego_proto::bbs::v1::bbs_client::BbsClient;
+use diego_proto::status::from_status;
+use futures::{Stream, StreamExt};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+pub use lrps::*;
+
+/// TLS material for an `https://` endpoint (PEM).
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    pub ca_pem: Option<Vec<u8>>,
+    pub cert_pem: Option<Vec<u8>>,
+    pub key_pem: Option<Vec<u8>>,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: BbsClient<Channel>,
+}
+
+pub type Result<T> = std::result::Result<T, ModelError>;
+
+pub(crate) fn err(s: tonic::Status) -> ModelError {
+    from_status(&s)
+}
+
+pub(crate) fn missing(field: &str) -> ModelError {
+    ModelError::new(
+        ErrorCode::InvalidResponse,
+        format!("response is missing {field}"),
+    )
+}
+
+/// One event of a watch, with the revision to resume from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchedEvent {
+    pub revision: u64,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub kinds: Vec<String>,
+    pub process_guid: String,
+    pub cell_id: String,
+    /// Resume after this revision; 0 = only new events.
+    pub since_revision: u64,
+}
+
+impl Client {
+    /// Connects to `http://host:port` or `https://host:port`.
+    pub async fn connect(api: &str, tls: Option<TlsFiles>) -> Result<Client> {
+        let unreachable = |e: tonic::transport::Error| {
+            ModelError::new(
+                ErrorCode::UnknownError,
+                format!("cannot reach the bbs at {api}: {e}"),
+            )
+        };
+        let mut endpoint = Endpoint::from_shared(api.to_string()).map_err(|e| {
+            ModelError::new(
+                ErrorCode::InvalidRequest,
+                format!("invalid api address {api}: {e}"),
+            )
+        })?;
+        endpoint = endpoint
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .tcp_nodelay(true);
+        if let Some(t) = tls {
+            let mut cfg = ClientTlsConfig::new();
+            if let Some(ca) = t.ca_pem {
+                cfg = cfg.ca_certificate(Certificate::from_pem(ca));
+            }
+            if let (Some(c), Some(k)) = (t.cert_pem, t.key_pem) {
+                cfg = cfg.identity(Identity::from_pem(c, k));
+            }
+            endpoint = endpoint.tls_config(cfg).map_err(unreachable)?;
+        }
+        let channel = endpoint.connect().await.map_err(unreachable)?;
+        Ok(Client {
+            inner: BbsClient::new(channel).max_decoding_message_size(256 * 1024 * 1024),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<bool> {
+        let r = self
+            .inner
+            .clone()
+            .ping(pb::PingRequest {})
+            .await
+            .map_err(err)?;
+        Ok(r.into_inner().available)
+    }
+
+    pub async fn domains(&self) -> Result<Vec<String>> {
+        let r = self
+            .inner
+            .clone()
+            .domains(pb::DomainsRequest {})
+            .await
+            .map_err(err)?;
+        Ok(r.into_inner().domains)
+    }
+
+    pub async fn upsert_domain(&self, domain: &str, ttl_s: u32) -> Result<()> {
+        let req = pb::UpsertDomainRequest {
+            domain: domain.into(),
+            ttl_s,
+        };
+        self.inner.clone().upsert_domain(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn cells(&self) -> Result<Vec<CellPresence>> {
+        let r = self
+            .inner
+            .clone()
+            .cells(pb::CellsRequest {})
+            .await
+            .map_err(err)?;
+        r.into_inner()
+            .cells
+            .into_iter()
+            .map(CellPresence::try_from)
+            .collect()
+    }
+
+    pub async fn report_cell(&self, cell: CellPresence, ttl_ms: i64) -> Result<()> {
+        let req = pb::ReportCellRequest {
+            cell: Some(cell.into()),
+            ttl_ms,
+        };
+        self.inner.clone().report_cell(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn desire_task(&self, guid: &str, domain: &str, def: TaskDefinition) -> Result<()> {
+        let req = pb::DesireTaskRequest {
+            task_guid: guid.into(),
+            domain: domain.into(),
+            definition: Some(def.into()),
+        };
+        self.inner.clone().desire_task(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn tasks(&self, domain: &str, cell_id: &str) -> Result<Vec<Task>> {
+        let req = pb::TasksRequest {
+            domain: domain.into(),
+            cell_id: cell_id.into(),
+        };
+        let r = self.inner.clone().tasks(req).await.map_err(err)?;
+        r.into_inner()
+            .tasks
+            .into_iter()
+            .map(Task::try_from)
+            .collect()
+    }
+
+    pub async fn task(&self, guid: &str) -> Result<Task> {
+        let req = pb::TaskByGuidRequest {
+            task_guid: guid.into(),
+        };
+        let r = self.inner.clone().task_by_guid(req).await.map_err(err)?;
+        Task::try_from(r.into_inner().task.ok_or_else(|| missing("task"))?)
+    }
+
+    pub async fn cancel_task(&self, guid: &str) -> Result<()> {
+        let req = pb::CancelTaskRequest {
+            task_guid: guid.into(),
+        };
+        self.inner.clone().cancel_task(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn resolving_task(&self, guid: &str) -> Result<()> {
+        let req = pb::ResolvingTaskRequest {
+            task_guid: guid.into(),
+        };
+        self.inner.clone().resolving_task(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn delete_task(&self, guid: &str) -> Result<()> {
+        let req = pb::DeleteTaskRequest {
+            task_guid: guid.into(),
+        };
+        self.inner.clone().delete_task(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn start_task(&self, guid: &str, cell_id: &str) -> Result<bool> {
+        let req = pb::StartTaskRequest {
+            task_guid: guid.into(),
+            cell_id: cell_id.into(),
+        };
+        let r = self.inner.clone().start_task(req).await.map_err(err)?;
+        Ok(r.into_inner().should_start)
+    }
+
+    pub async fn complete_task(
+        &self,
+        guid: &str,
+        cell_id: &str,
+        failed: bool,
+        failure_reason: &str,
+        result: &str,
+    ) -> Result<()> {
+        let req = pb::CompleteTaskRequest {
+            task_guid: guid.into(),
+            cell_id: cell_id.into(),
+            failed,
+            failure_reason: failure_reason.into(),
+            result: result.into(),
+        };
+        self.inner.clone().complete_task(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn reject_task(&self, guid: &str, reason: &str) -> Result<()> {
+        let req = pb::RejectTaskRequest {
+            task_guid: guid.into(),
+            reason: reason.into(),
+        };
+        self.inner.clone().reject_task(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn fail_task(&self, guid: &str, reason: &str) -> Result<()> {
+        let req = pb::FailTaskRequest {
+            task_guid: guid.into(),
+            reason: reason.into(),
+        };
+        self.inner.clone().fail_task(req).await.map_err(err)?;
+        Ok(())
+    }
+
+    /// The auction's recorded decisions for a task (`kind` "task") or an
+    /// LRP ("lrp", optionally one index): (work id, summary, per-cell lines).
+    pub async fn placement_decisions(
+        &self,
+        kind: &str,
+        guid: &str,
+        index: Option<i32>,
+    ) -> Result<Vec<(String, String, Vec<String>)>> {
+        let kind = match kind {
+            "task" => pb::PlacementKind::Task,
+            "lrp" => pb::PlacementKind::Lrp,
+            other => {
+                return Err(ModelError::invalid_field(
+                    "kind",
+                    &format!("{other:?} is not task or lrp"),
+                ))
+            }
+        };
+        let req = pb::PlacementDecisionsRequest {
+            kind: kind as i32,
+            guid: guid.into(),
+            index,
+        };
+        let r = self
+            .inner
+            .clone()
+            .placement_decisions(req)
+            .await
+            .map_err(err)?;
+        Ok(r.into_inner()
+            .decisions
+            .into_iter()
+            .map(|d| (d.work_id, d.summary, d.cell_lines))
+            .collect())
+    }
+
+    /// A stream of events; resume with the last revision seen.
+    pub async fn watch(
+        &self,
+        opts: WatchOptions,
+    ) -> Result<impl Stream<Item = Result<WatchedEvent>>> {
+        let req = pb::WatchRequest {
+            kinds: opts.kinds,
+            process_guid: opts.process_guid,
+            cell_id: opts.cell_id,
+            since_revision: opts.since_revision,
+        };
+        let stream = self
+            .inner
+            .clone()
+            .watch(req)
+            .await
+            .map_err(err)?
+            .into_inner();
+        Ok(stream.map(|item| {
+            let ev = item.map_err(err)?;
+            let event = Event::try_from(ev.event.ok_or_else(|| missing("event"))?)?;
+            Ok(WatchedEvent {
+                revision: ev.revision,
+                event,
+            })
+        }))
+    }
+}
+
+/// Metric tags in the form the API takes them.
+pub type Tags = BTreeMap<String, String>;

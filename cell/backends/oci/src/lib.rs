@@ -1,1 +1,363 @@
-//! container backend on runc with oci bundles and cni networking
+//! Container backend on runc with OCI bundles and CNI networking.
+//!
+//! Per container: a bundle at `<state_dir>/containers/<guid>` (config.json, an overlay
+//! rootfs over the shared busybox base, net.json), a netns `diego-<hash>` wired by the CNI
+//! bridge/host-local/portmap plugins, and a runc container whose init sleeps; Run actions
+//! are `runc exec`s. Destroy undoes all of it.
+
+mod bundle;
+mod cmd;
+mod error;
+mod files;
+mod net;
+mod process;
+mod rootfs;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use diego_executor::{
+    Backend, ContainerInfo, ContainerSpec, ExecutorError, FileEntry, PortMap, ProcessSpec, Spawned,
+};
+use tokio::sync::Mutex as AsyncMutex;
+
+pub use error::OciError;
+pub use net::{NetConfig, NetState};
+pub use rootfs::BUSYBOX_ROOTFS;
+
+use error::Result;
+use net::PortPool;
+
+#[derive(Debug, Clone)]
+pub struct OciConfig {
+    pub cell_id: String,
+    /// Bundles, runc state and IPAM leases of this cell.
+    pub state_dir: PathBuf,
+    /// Where the shared read-only busybox base lives.
+    pub rootfs_dir: PathBuf,
+    pub net: NetConfig,
+}
+
+impl OciConfig {
+    /// Defaults under /var/lib/diego; the subnet 10.255.<n>.0/24 and bridge `diego<n>`
+    /// come from `subnet_index` so several cells can share one machine.
+    pub fn new(cell_id: &str, subnet_index: u8) -> Self {
+        let state_dir = PathBuf::from("/var/lib/diego").join(cell_id);
+        Self {
+            cell_id: cell_id.to_string(),
+            rootfs_dir: PathBuf::from("/var/lib/diego/rootfs"),
+            net: NetConfig {
+                cni_path: PathBuf::from("/usr/lib/cni"),
+                bridge: format!("diego{subnet_index}"),
+                subnet: format!("10.255.{subnet_index}.0/24"),
+                ipam_dir: state_dir.join("ipam"),
+                network_name: format!("diego-{cell_id}"),
+                host_port_range: (61000, 64999),
+            },
+            state_dir,
+        }
+    }
+}
+
+pub struct OciBackend {
+    cfg: OciConfig,
+    ports: PortPool,
+    /// Serialises building the shared rootfs.
+    base_lock: AsyncMutex<()>,
+}
+
+impl OciBackend {
+    pub fn new(cfg: OciConfig) -> Arc<Self> {
+        let ports = PortPool::new(cfg.net.host_port_range);
+        let backend = Self {
+            cfg,
+            ports,
+            base_lock: AsyncMutex::new(()),
+        };
+        // Containers surviving a restart keep their host ports.
+        if let Ok(entries) = std::fs::read_dir(backend.cfg.state_dir.join("containers")) {
+            for entry in entries.flatten() {
+                let guid = entry.file_name().to_string_lossy().to_string();
+                for (_, host_port) in backend.load_net(&guid).map(|n| n.ports).unwrap_or_default() {
+                    backend.ports.reserve(host_port);
+                }
+            }
+        }
+        Arc::new(backend)
+    }
+
+    /// Whether this machine can run containers: root and a runc binary.
+    pub fn available() -> std::result::Result<(), String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not running as root".to_string());
+        }
+        if std::process::Command::new("runc")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return Err("runc not found".to_string());
+        }
+        Ok(())
+    }
+
+    pub fn runc_root(&self) -> PathBuf {
+        self.cfg.state_dir.join("runc")
+    }
+
+    fn bundle(&self, guid: &str) -> PathBuf {
+        self.cfg.state_dir.join("containers").join(guid)
+    }
+
+    fn base(&self) -> PathBuf {
+        self.cfg.rootfs_dir.join("busybox")
+    }
+
+    pub fn cgroups_path(&self, guid: &str) -> String {
+        bundle::cgroups_path(&self.cfg.cell_id, guid)
+    }
+
+    pub fn netns_name(&self, guid: &str) -> String {
+        net::netns_name(&self.cfg.cell_id, guid)
+    }
+
+    fn load_net(&self, guid: &str) -> Option<NetState> {
+        let text = std::fs::read_to_string(self.bundle(guid).join("net.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    async fn create_inner(&self, spec: &ContainerSpec) -> Result<ContainerInfo> {
+        if spec.rootfs != BUSYBOX_ROOTFS && !spec.rootfs.is_empty() {
+            return Err(OciError::UnsupportedRootfs(spec.rootfs.clone()));
+        }
+        {
+            let _guard = self.base_lock.lock().await;
+            rootfs::ensure_base(&self.base()).await?;
+        }
+        let dir = self.bundle(&spec.guid);
+        std::fs::create_dir_all(dir.join("proc")).map_err(OciError::io("create bundle"))?;
+        let mut state = NetState {
+            netns: self.netns_name(&spec.guid),
+            ..Default::default()
+        };
+        for port in &spec.ports {
+            state.ports.push((*port, self.ports.take()?));
+        }
+        // Written first so a half-created container can still be torn down.
+        self.save_net(&spec.guid, &state)?;
+        rootfs::mount_overlay(&self.base(), &dir).await?;
+        self.cfg.net.setup(&spec.guid, &mut state).await?;
+        self.save_net(&spec.guid, &state)?;
+        let config = bundle::config(spec, &self.cfg.cell_id, &net::netns_path(&state.netns));
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_vec_pretty(&config).expect("json"),
+        )
+        .map_err(OciError::io("write config.json"))?;
+        let root = self.runc_root().to_string_lossy().to_string();
+        let bundle = dir.to_string_lossy().to_string();
+        cmd::run(
+            "runc",
+            &[
+                "--root", &root, "run", "-d", "--bundle", &bundle, &spec.guid,
+            ],
+        )
+        .await?;
+        Ok(ContainerInfo {
+            internal_ip: state.ip.clone(),
+            ports: state
+                .ports
+                .iter()
+                .map(|(c, h)| PortMap {
+                    container_port: *c,
+                    host_port: *h,
+                })
+                .collect(),
+        })
+    }
+
+    fn save_net(&self, guid: &str, state: &NetState) -> Result<()> {
+        std::fs::write(
+            self.bundle(guid).join("net.json"),
+            serde_json::to_vec(state).expect("json"),
+        )
+        .map_err(OciError::io("write net.json"))
+    }
+
+    async fn destroy_inner(&self, guid: &str) -> Result<()> {
+        let dir = self.bundle(guid);
+        let root = self.runc_root().to_string_lossy().to_string();
+        let mut first_err: Option<OciError> = None;
+        // `delete -f` kills whatever still runs; an unknown id is fine.
+        if let Err(e) = cmd::run("runc", &["--root", &root, "delete", "-f", guid]).await {
+            if !e.to_string().contains("does not exist") {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Some(state) = self.load_net(guid) {
+            if let Err(e) = self.cfg.net.teardown(guid, &state).await {
+                first_err.get_or_insert(e);
+            }
+            for (_, host_port) in &state.ports {
+                self.ports.release(*host_port);
+            }
+        }
+        remove_cgroups(&self.cgroups_path(guid));
+        if let Err(e) = rootfs::unmount(&dir.join("rootfs")).await {
+            first_err.get_or_insert(e);
+        }
+        if dir.exists() && !rootfs::is_mounted(&dir.join("rootfs")) {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                first_err.get_or_insert(OciError::Io {
+                    context: "remove bundle".into(),
+                    source: e,
+                });
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn rootfs_of(&self, guid: &str) -> Result<PathBuf> {
+        let rootfs = self.bundle(guid).join("rootfs");
+        if !rootfs.join("etc/passwd").exists() {
+            return Err(OciError::NotFound(guid.to_string()));
+        }
+        Ok(rootfs)
+    }
+
+    fn spawn_inner(&self, guid: &str, spec: ProcessSpec) -> Result<Spawned> {
+        let rootfs = self.rootfs_of(guid)?;
+        let (uid, gid, home) = rootfs::lookup_user(&rootfs, &spec.user)?;
+        let mut env: Vec<String> = vec![
+            format!("HOME={home}"),
+            format!(
+                "USER={}",
+                if spec.user.is_empty() {
+                    "root"
+                } else {
+                    &spec.user
+                }
+            ),
+        ];
+        env.extend(spec.env.iter().map(|v| format!("{}={}", v.name, v.value)));
+        let mut args = vec![spec.path.clone()];
+        args.extend(spec.args.iter().cloned());
+        let cwd = if spec.dir.is_empty() {
+            home
+        } else {
+            spec.dir.clone()
+        };
+        let process = bundle::exec_process(&bundle::ExecProcess {
+            args,
+            env,
+            cwd: &cwd,
+            uid,
+            gid,
+            nofile: spec.nofile,
+            privileged: false,
+        });
+        let id = uuid::Uuid::new_v4().to_string();
+        let dir = self.bundle(guid).join("proc");
+        let process_file = dir.join(format!("{id}.json"));
+        std::fs::write(&process_file, serde_json::to_vec(&process).expect("json"))
+            .map_err(OciError::io("write process.json"))?;
+        let root = self.runc_root().to_string_lossy().to_string();
+        let (handle, output) = process::spawn(process::ExecRequest {
+            runc_root: &root,
+            id: guid,
+            process_file,
+            pid_file: dir.join(format!("{id}.pid")),
+            cgroups_path: self.cgroups_path(guid),
+        })?;
+        Ok(Spawned {
+            process: handle,
+            output,
+        })
+    }
+}
+
+/// runc removes its cgroups on delete; this catches the ones a crash left behind.
+fn remove_cgroups(cgroups_path: &str) {
+    let rel = cgroups_path.trim_start_matches('/');
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(dirs) = std::fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(dirs.flatten().map(|d| d.path()));
+    }
+    for root in roots {
+        let path = root.join(rel);
+        if path.is_dir() {
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for OciBackend {
+    async fn create(
+        &self,
+        spec: ContainerSpec,
+    ) -> std::result::Result<ContainerInfo, ExecutorError> {
+        match self.create_inner(&spec).await {
+            Ok(info) => Ok(info),
+            Err(e) => {
+                // Leave nothing half-made behind a failed create.
+                if let Err(cleanup) = self.destroy_inner(&spec.guid).await {
+                    tracing::warn!(guid = %spec.guid, error = %cleanup, "cleanup after failed create");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn spawn(
+        &self,
+        guid: &str,
+        spec: ProcessSpec,
+    ) -> std::result::Result<Spawned, ExecutorError> {
+        Ok(self.spawn_inner(guid, spec)?)
+    }
+
+    async fn stream_in(
+        &self,
+        guid: &str,
+        dst_dir: &str,
+        user: &str,
+        entries: Vec<FileEntry>,
+    ) -> std::result::Result<(), ExecutorError> {
+        let rootfs = self.rootfs_of(guid)?;
+        let (uid, gid, _) = rootfs::lookup_user(&rootfs, user)?;
+        let dst = dst_dir.to_string();
+        tokio::task::spawn_blocking(move || files::write_entries(&rootfs, &dst, uid, gid, entries))
+            .await
+            .map_err(ExecutorError::backend)??;
+        Ok(())
+    }
+
+    async fn read_file(
+        &self,
+        guid: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> std::result::Result<Vec<u8>, ExecutorError> {
+        let rootfs = self.rootfs_of(guid)?;
+        Ok(files::read(&rootfs, path, max_bytes)?)
+    }
+
+    async fn destroy(&self, guid: &str) -> std::result::Result<(), ExecutorError> {
+        Ok(self.destroy_inner(guid).await?)
+    }
+
+    async fn list(&self) -> std::result::Result<Vec<String>, ExecutorError> {
+        let dir = self.cfg.state_dir.join("containers");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect())
+    }
+}

@@ -14,8 +14,10 @@ pub(super) fn expire_later(inner: &Arc<Inner>, guid: String) {
     tokio::spawn(async move {
         tokio::time::sleep(after).await;
         let Some(inner) = weak.upgrade() else { return };
-        let still_reserved =
-            inner.lock().get(&guid).is_some_and(|r| r.container.state == ContainerState::Reserved);
+        let still_reserved = inner
+            .lock()
+            .get(&guid)
+            .is_some_and(|r| r.container.state == ContainerState::Reserved);
         if still_reserved {
             inner.complete(&guid, true, "expired container".to_string(), false);
         }
@@ -47,7 +49,12 @@ pub(super) async fn reap_once(inner: &Inner) -> Result<(), ExecutorError> {
         let records = inner.lock();
         let missing = records
             .values()
-            .filter(|r| matches!(r.container.state, ContainerState::Created | ContainerState::Running))
+            .filter(|r| {
+                matches!(
+                    r.container.state,
+                    ContainerState::Created | ContainerState::Running
+                )
+            })
             .filter(|r| !present.contains(&r.container.guid))
             .map(|r| r.container.guid.clone())
             .collect();

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::Backend;
 use crate::config::{ExecutorConfig, Resources};
 use crate::container::{
-    AllocationRequest, Container, ContainerEvent, ContainerEventKind, ContainerNet,
-    ContainerState, RunResult, MAX_FAILURE_REASON_BYTES,
+    AllocationRequest, Container, ContainerEvent, ContainerEventKind, ContainerNet, ContainerState,
+    RunResult, MAX_FAILURE_REASON_BYTES,
 };
 use crate::health::{HealthChecker, NativeHealthChecker};
 use crate::logs::{LogLine, LogStore};
@@ -52,7 +52,9 @@ pub struct Executor {
 impl Executor {
     /// Must be called inside a tokio runtime (the reaper runs on it).
     pub fn new(backend: Arc<dyn Backend>, cfg: ExecutorConfig) -> Self {
-        let health = backend.health_checker().unwrap_or_else(|| Arc::new(NativeHealthChecker));
+        let health = backend
+            .health_checker()
+            .unwrap_or_else(|| Arc::new(NativeHealthChecker));
         Self::with_health_checker(backend, cfg, health)
     }
 
@@ -62,7 +64,10 @@ impl Executor {
         health: Arc<dyn HealthChecker>,
     ) -> Self {
         let inner = Arc::new(Inner {
-            logs: Arc::new(LogStore::new(cfg.log_buffer_lines, cfg.max_log_lines_per_second)),
+            logs: Arc::new(LogStore::new(
+                cfg.log_buffer_lines,
+                cfg.max_log_lines_per_second,
+            )),
             downloads: Arc::new(Semaphore::new(cfg.max_concurrent_downloads.max(1))),
             cfg,
             backend,
@@ -139,8 +144,12 @@ impl Executor {
     }
 
     pub fn list(&self) -> Vec<Container> {
-        let mut all: Vec<Container> =
-            self.inner.lock().values().map(|r| r.container.clone()).collect();
+        let mut all: Vec<Container> = self
+            .inner
+            .lock()
+            .values()
+            .map(|r| r.container.clone())
+            .collect();
         all.sort_by(|a, b| a.guid.cmp(&b.guid));
         all
     }
@@ -157,7 +166,9 @@ impl Executor {
     pub async fn stop(&self, guid: &str) -> Result<(), ExecutorError> {
         let mut state_rx = {
             let mut records = self.inner.lock();
-            let record = records.get_mut(guid).ok_or_else(|| ExecutorError::NotFound(guid.into()))?;
+            let record = records
+                .get_mut(guid)
+                .ok_or_else(|| ExecutorError::NotFound(guid.into()))?;
             record.stop_requested = true;
             if let Some(cancel) = &record.cancel {
                 cancel.cancel();
@@ -165,7 +176,10 @@ impl Executor {
             record.state_tx.subscribe()
         };
         let state = *state_rx.borrow();
-        if matches!(state, ContainerState::Reserved | ContainerState::Initializing) {
+        if matches!(
+            state,
+            ContainerState::Reserved | ContainerState::Initializing
+        ) {
             // Nothing runs yet: complete now; a create in flight sees this and stops.
             self.inner.complete(guid, false, String::new(), false);
         }
@@ -183,7 +197,12 @@ impl Executor {
         destroyed
     }
 
-    pub async fn read_file(&self, guid: &str, path: &str, max_bytes: u64) -> Result<Vec<u8>, ExecutorError> {
+    pub async fn read_file(
+        &self,
+        guid: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ExecutorError> {
         if !self.inner.lock().contains_key(guid) {
             return Err(ExecutorError::NotFound(guid.to_string()));
         }
@@ -229,13 +248,19 @@ impl Inner {
 
     fn emit(&self, kind: ContainerEventKind, container: Container) {
         // No subscriber is fine: events are a notification, the records are the truth.
-        let _ = self.events.send(ContainerEvent { guid: container.guid.clone(), kind, container });
+        let _ = self.events.send(ContainerEvent {
+            guid: container.guid.clone(),
+            kind,
+            container,
+        });
     }
 
     /// Moves a container forward one state; returns its new snapshot.
     fn transition(&self, guid: &str, to: ContainerState) -> Result<Container, ExecutorError> {
         let mut records = self.lock();
-        let record = records.get_mut(guid).ok_or_else(|| ExecutorError::NotFound(guid.into()))?;
+        let record = records
+            .get_mut(guid)
+            .ok_or_else(|| ExecutorError::NotFound(guid.into()))?;
         let from = record.container.state;
         if !from.can_transition_to(to) {
             return Err(ExecutorError::InvalidTransition {
@@ -256,7 +281,9 @@ impl Inner {
     fn complete(&self, guid: &str, failed: bool, reason: String, retryable: bool) {
         let snapshot = {
             let mut records = self.lock();
-            let Some(record) = records.get_mut(guid) else { return };
+            let Some(record) = records.get_mut(guid) else {
+                return;
+            };
             if record.container.state == ContainerState::Completed {
                 return;
             }
@@ -277,9 +304,13 @@ impl Inner {
     fn set_routable(&self, guid: &str, routable: bool) {
         let snapshot = {
             let mut records = self.lock();
-            let Some(record) = records.get_mut(guid) else { return };
+            let Some(record) = records.get_mut(guid) else {
+                return;
+            };
             record.pending_routable = routable;
-            if record.container.state != ContainerState::Running || record.container.routable == routable {
+            if record.container.state != ContainerState::Running
+                || record.container.routable == routable
+            {
                 return;
             }
             record.container.routable = routable;

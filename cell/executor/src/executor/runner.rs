@@ -7,7 +7,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Executor, Inner};
 use crate::backend::{ContainerInfo, ContainerSpec, Stream};
-use crate::container::{ContainerEventKind, ContainerState, Lifecycle, RunRequest, MAX_RESULT_FILE_BYTES};
+use crate::container::{
+    ContainerEventKind, ContainerState, Lifecycle, RunRequest, MAX_RESULT_FILE_BYTES,
+};
 use crate::env::networking_env;
 use crate::health::CheckTarget;
 use crate::steps::{merge_env_into, Ready, StepCtx, StepError};
@@ -22,7 +24,9 @@ impl Executor {
         let inner = &self.inner;
         let memory_disk = {
             let mut records = inner.lock();
-            let record = records.get_mut(guid).ok_or_else(|| ExecutorError::NotFound(guid.into()))?;
+            let record = records
+                .get_mut(guid)
+                .ok_or_else(|| ExecutorError::NotFound(guid.into()))?;
             record.has_readiness = has_readiness(&req);
             (record.container.memory_mb, record.container.disk_mb)
         };
@@ -48,12 +52,18 @@ impl Executor {
         let ports: Vec<PortMapping> = info
             .ports
             .iter()
-            .map(|p| PortMapping { container_port: p.container_port, host_port: p.host_port, ..Default::default() })
+            .map(|p| PortMapping {
+                container_port: p.container_port,
+                host_port: p.host_port,
+                ..Default::default()
+            })
             .collect();
         let cancel = CancellationToken::new();
         {
             let mut records = inner.lock();
-            let Some(record) = records.get_mut(guid) else { return Ok(()) };
+            let Some(record) = records.get_mut(guid) else {
+                return Ok(());
+            };
             // Stopped while the container was being created: leave it for delete.
             if record.container.state != ContainerState::Initializing {
                 return Ok(());
@@ -87,10 +97,19 @@ impl Executor {
         Ok(())
     }
 
-    fn step_ctx(&self, guid: &str, req: &RunRequest, info: &ContainerInfo, ports: Vec<PortMapping>) -> Arc<StepCtx> {
+    fn step_ctx(
+        &self,
+        guid: &str,
+        req: &RunRequest,
+        info: &ContainerInfo,
+        ports: Vec<PortMapping>,
+    ) -> Arc<StepCtx> {
         let inner = &self.inner;
         let mut env = req.env.clone();
-        merge_env_into(&mut env, &networking_env(&inner.cfg.external_ip, &info.internal_ip, &ports));
+        merge_env_into(
+            &mut env,
+            &networking_env(&inner.cfg.external_ip, &info.internal_ip, &ports),
+        );
         let logs = inner.logs.clone();
         let log_guid = guid.to_string();
         let weak = Arc::downgrade(&self.inner);
@@ -108,7 +127,11 @@ impl Executor {
             http: inner.http.clone(),
             download_permits: inner.downloads.clone(),
             health: inner.health.clone(),
-            target: CheckTarget { guid: guid.to_string(), internal_ip: info.internal_ip.clone(), ports },
+            target: CheckTarget {
+                guid: guid.to_string(),
+                internal_ip: info.internal_ip.clone(),
+                ports,
+            },
             set_routable: Arc::new(move |routable| {
                 if let Some(inner) = weak.upgrade() {
                     inner.set_routable(&routable_guid, routable)
@@ -120,11 +143,19 @@ impl Executor {
 
 /// Turns the step tree's outcome into the run result; tasks also read their result file.
 async fn finish(inner: &Inner, guid: &str, req: &RunRequest, result: Result<(), StepError>) {
-    let stop_requested = inner.lock().get(guid).map(|r| r.stop_requested).unwrap_or(false);
+    let stop_requested = inner
+        .lock()
+        .get(guid)
+        .map(|r| r.stop_requested)
+        .unwrap_or(false);
     match result {
         Ok(()) => {
             if req.lifecycle == Lifecycle::Task && !req.result_file.is_empty() {
-                match inner.backend.read_file(guid, &req.result_file, MAX_RESULT_FILE_BYTES).await {
+                match inner
+                    .backend
+                    .read_file(guid, &req.result_file, MAX_RESULT_FILE_BYTES)
+                    .await
+                {
                     Ok(bytes) => {
                         if let Some(r) = inner.lock().get_mut(guid) {
                             r.container.result = Some(String::from_utf8_lossy(&bytes).to_string());
@@ -139,7 +170,9 @@ async fn finish(inner: &Inner, guid: &str, req: &RunRequest, result: Result<(), 
             inner.complete(guid, false, String::new(), false)
         }
         // An interruption we asked for is a clean stop, not a failure.
-        Err(StepError::Cancelled) if stop_requested => inner.complete(guid, false, String::new(), false),
+        Err(StepError::Cancelled) if stop_requested => {
+            inner.complete(guid, false, String::new(), false)
+        }
         Err(e) => inner.complete(guid, true, e.to_string(), false),
     }
 }

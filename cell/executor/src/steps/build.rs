@@ -5,8 +5,8 @@ use std::sync::Arc;
 use diego_model::Action;
 
 use super::{
-    source_of, CodependentStep, DownloadStep, EmitProgressStep, ParallelStep, RunStep,
-    SerialStep, Step, StepCtx, TimeoutStep, TryStep, UploadStep,
+    source_of, CodependentStep, DownloadStep, EmitProgressStep, ParallelStep, RunStep, SerialStep,
+    Step, StepCtx, TimeoutStep, TryStep, UploadStep,
 };
 
 /// Builds the step for `action`; `source` is the log source inherited from the parent.
@@ -15,15 +15,21 @@ pub fn build(action: &Action, ctx: &Arc<StepCtx>, source: &str) -> Box<dyn Step>
         actions.iter().map(|a| build(a, ctx, src)).collect()
     };
     match action {
-        Action::Run(a) => {
-            Box::new(RunStep::new(ctx.clone(), a.clone(), source_of(&a.log_source, source)))
-        }
-        Action::Download(a) => {
-            Box::new(DownloadStep::new(ctx.clone(), a.clone(), source_of(&a.log_source, source)))
-        }
-        Action::Upload(a) => {
-            Box::new(UploadStep::new(ctx.clone(), a.clone(), source_of(&a.log_source, source)))
-        }
+        Action::Run(a) => Box::new(RunStep::new(
+            ctx.clone(),
+            a.clone(),
+            source_of(&a.log_source, source),
+        )),
+        Action::Download(a) => Box::new(DownloadStep::new(
+            ctx.clone(),
+            a.clone(),
+            source_of(&a.log_source, source),
+        )),
+        Action::Upload(a) => Box::new(UploadStep::new(
+            ctx.clone(),
+            a.clone(),
+            source_of(&a.log_source, source),
+        )),
         Action::EmitProgress(a) => {
             let src = source_of(&a.log_source, source);
             let inner = build(&a.action, ctx, src);
@@ -43,14 +49,17 @@ pub fn build(action: &Action, ctx: &Arc<StepCtx>, source: &str) -> Box<dyn Step>
             let src = source_of(&a.log_source, source);
             Box::new(TryStep::new(ctx.clone(), build(&a.action, ctx, src), src))
         }
-        Action::Serial(a) => {
-            Box::new(SerialStep::new(children(&a.actions, source_of(&a.log_source, source))))
-        }
-        Action::Parallel(a) => {
-            Box::new(ParallelStep::new(children(&a.actions, source_of(&a.log_source, source))))
-        }
-        Action::Codependent(a) => {
-            Box::new(CodependentStep::new(children(&a.actions, source_of(&a.log_source, source))))
-        }
+        Action::Serial(a) => Box::new(SerialStep::new(children(
+            &a.actions,
+            source_of(&a.log_source, source),
+        ))),
+        Action::Parallel(a) => Box::new(ParallelStep::new(children(
+            &a.actions,
+            source_of(&a.log_source, source),
+        ))),
+        Action::Codependent(a) => Box::new(CodependentStep::new(children(
+            &a.actions,
+            source_of(&a.log_source, source),
+        ))),
     }
 }

@@ -13,7 +13,11 @@ use super::{go_duration, CancellationToken, Ready, Step, StepCtx, StepError};
 pub const HEALTH_SOURCE: &str = "HEALTH";
 
 fn interval_of(check: &Check, default_ms: u64) -> u64 {
-    let own = check.tcp_check.as_ref().map(|c| c.interval_ms).or(check.http_check.as_ref().map(|c| c.interval_ms));
+    let own = check
+        .tcp_check
+        .as_ref()
+        .map(|c| c.interval_ms)
+        .or(check.http_check.as_ref().map(|c| c.interval_ms));
     match own {
         Some(ms) if ms > 0 => ms,
         _ => default_ms,
@@ -23,7 +27,10 @@ fn interval_of(check: &Check, default_ms: u64) -> u64 {
 /// Runs every check once; the first failure's message, if any.
 async fn check_all(ctx: &StepCtx, checks: &[Check]) -> Result<(), String> {
     let results = join_all(checks.iter().map(|c| ctx.health.check(&ctx.target, c))).await;
-    results.into_iter().collect::<Result<Vec<()>, String>>().map(|_| ())
+    results
+        .into_iter()
+        .collect::<Result<Vec<()>, String>>()
+        .map(|_| ())
 }
 
 /// Sleeps unless cancelled first.
@@ -44,7 +51,12 @@ pub struct CheckStep {
 
 impl CheckStep {
     pub fn new(ctx: Arc<StepCtx>, checks: Vec<Check>, start_timeout_ms: u64, source: &str) -> Self {
-        Self { ctx, checks, start_timeout_ms, source: source.to_string() }
+        Self {
+            ctx,
+            checks,
+            start_timeout_ms,
+            source: source.to_string(),
+        }
     }
 
     async fn startup(&self, cancel: &CancellationToken) -> Result<(), StepError> {
@@ -57,8 +69,13 @@ impl CheckStep {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             if self.start_timeout_ms > 0 && elapsed_ms >= self.start_timeout_ms {
                 let dur = go_duration(self.start_timeout_ms);
-                self.ctx.log_err(&self.source, &format!("Failed after {dur}: startup health check never passed."));
-                return Err(StepError::Failed(format!("Instance never healthy after {dur}: {err}")));
+                self.ctx.log_err(
+                    &self.source,
+                    &format!("Failed after {dur}: startup health check never passed."),
+                );
+                return Err(StepError::Failed(format!(
+                    "Instance never healthy after {dur}: {err}"
+                )));
             }
             let mut wait_ms = self.ctx.unhealthy_interval_ms;
             if self.start_timeout_ms > 0 {
@@ -83,12 +100,16 @@ impl CheckStep {
 #[async_trait]
 impl Step for CheckStep {
     async fn perform(&self, cancel: CancellationToken, mut ready: Ready) -> Result<(), StepError> {
-        self.ctx.log_out(&self.source, "Starting health monitoring of container");
+        self.ctx
+            .log_out(&self.source, "Starting health monitoring of container");
         self.startup(&cancel).await?;
         self.ctx.log_out(&self.source, "Container became healthy");
         ready.fire();
-        let mut loops: FuturesUnordered<_> =
-            self.checks.iter().map(|c| self.liveness(c, &cancel)).collect();
+        let mut loops: FuturesUnordered<_> = self
+            .checks
+            .iter()
+            .map(|c| self.liveness(c, &cancel))
+            .collect();
         match loops.next().await {
             Some(result) => result,
             // No checks: nothing can fail, so wait to be stopped.
@@ -130,7 +151,11 @@ impl Step for ReadinessStep {
                 routable = passing;
                 (self.ctx.set_routable)(routable);
             }
-            let wait = if routable { ready_interval_ms } else { self.ctx.unhealthy_interval_ms };
+            let wait = if routable {
+                ready_interval_ms
+            } else {
+                self.ctx.unhealthy_interval_ms
+            };
             pause(&cancel, wait).await?;
         }
     }

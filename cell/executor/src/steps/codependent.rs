@@ -18,12 +18,20 @@ pub struct CodependentStep {
 impl CodependentStep {
     /// The `codependent` action: the first exit ends the group, always as a failure.
     pub fn new(children: Vec<Box<dyn Step>>) -> Self {
-        Self { children, error_on_exit: true, cancel_others_on_exit: true }
+        Self {
+            children,
+            error_on_exit: true,
+            cancel_others_on_exit: true,
+        }
     }
 
     /// The LRP's long-lived group: only a failure ends it early.
     pub fn long_lived(children: Vec<Box<dyn Step>>, cancel_others_on_exit: bool) -> Self {
-        Self { children, error_on_exit: false, cancel_others_on_exit }
+        Self {
+            children,
+            error_on_exit: false,
+            cancel_others_on_exit,
+        }
     }
 }
 

@@ -16,12 +16,22 @@ pub struct DownloadStep {
 
 impl DownloadStep {
     pub fn new(ctx: Arc<StepCtx>, action: DownloadAction, source: &str) -> Self {
-        Self { ctx, action, source: source.to_string() }
+        Self {
+            ctx,
+            action,
+            source: source.to_string(),
+        }
     }
 
     async fn fetch(&self) -> Result<Vec<u8>, String> {
         let from = &self.action.from;
-        let response = self.ctx.http.get(from).send().await.map_err(|e| format!("{e}"))?;
+        let response = self
+            .ctx
+            .http
+            .get(from)
+            .send()
+            .await
+            .map_err(|e| format!("{e}"))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("status {status}"));
@@ -32,11 +42,20 @@ impl DownloadStep {
     async fn download(&self) -> Result<(), StepError> {
         let a = &self.action;
         let fail = |what: &str, e: String| StepError::Failed(format!("{what} {}: {e}", a.from));
-        let _permit = self.ctx.download_permits.acquire().await.map_err(|e| fail("download", e.to_string()))?;
+        let _permit = self
+            .ctx
+            .download_permits
+            .acquire()
+            .await
+            .map_err(|e| fail("download", e.to_string()))?;
         if !a.artifact.is_empty() {
-            self.ctx.log_out(&self.source, &format!("Downloading {}...", a.artifact));
+            self.ctx
+                .log_out(&self.source, &format!("Downloading {}...", a.artifact));
         }
-        let bytes = self.fetch().await.map_err(|e| fail("failed to download", e))?;
+        let bytes = self
+            .fetch()
+            .await
+            .map_err(|e| fail("failed to download", e))?;
         archive::verify_checksum(&bytes, &a.checksum_algorithm, &a.checksum_value)
             .map_err(|e| fail("failed to download", e))?;
         let entries = archive::extract(&bytes).map_err(|e| fail("failed to extract", e))?;
@@ -47,7 +66,8 @@ impl DownloadStep {
             .map_err(|e| fail("failed to copy download into container from", e.to_string()))?;
         if !a.artifact.is_empty() {
             let size = human_size(bytes.len() as u64);
-            self.ctx.log_out(&self.source, &format!("Downloaded {} ({size})", a.artifact));
+            self.ctx
+                .log_out(&self.source, &format!("Downloaded {} ({size})", a.artifact));
         }
         Ok(())
     }

@@ -30,7 +30,11 @@ impl Step for SerialStep {
                 return Err(StepError::Cancelled);
             }
             // Only the last child's readiness makes the serial ready.
-            let child_ready = if i == last { ready.take().unwrap_or_else(Ready::noop) } else { Ready::noop() };
+            let child_ready = if i == last {
+                ready.take().unwrap_or_else(Ready::noop)
+            } else {
+                Ready::noop()
+            };
             child.perform(cancel.clone(), child_ready).await?;
         }
         Ok(())
@@ -83,7 +87,11 @@ pub struct TryStep {
 
 impl TryStep {
     pub fn new(ctx: Arc<StepCtx>, inner: Box<dyn Step>, source: &str) -> Self {
-        Self { ctx, inner, source: source.to_string() }
+        Self {
+            ctx,
+            inner,
+            source: source.to_string(),
+        }
     }
 }
 

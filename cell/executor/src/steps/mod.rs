@@ -121,7 +121,7 @@ pub fn go_duration(ms: u64) -> String {
     let hours = ms / 3_600_000;
     let minutes = (ms % 3_600_000) / 60_000;
     let secs_ms = ms % 60_000;
-    let secs = if secs_ms % 1000 == 0 {
+    let secs = if secs_ms.is_multiple_of(1000) {
         format!("{}s", secs_ms / 1000)
     } else {
         let frac = format!("{:03}", secs_ms % 1000);

@@ -17,7 +17,11 @@ pub struct MonitorStep {
 
 impl MonitorStep {
     pub fn new(ctx: Arc<StepCtx>, monitor: Action, start_timeout_ms: u64) -> Self {
-        Self { ctx, monitor, start_timeout_ms }
+        Self {
+            ctx,
+            monitor,
+            start_timeout_ms,
+        }
     }
 
     /// One run of the monitor action; a fresh step each time since steps are one-shot.
@@ -37,7 +41,8 @@ impl MonitorStep {
 #[async_trait]
 impl Step for MonitorStep {
     async fn perform(&self, cancel: CancellationToken, mut ready: Ready) -> Result<(), StepError> {
-        self.ctx.log_out(HEALTH_SOURCE, "Starting health monitoring of container");
+        self.ctx
+            .log_out(HEALTH_SOURCE, "Starting health monitoring of container");
         let started = Instant::now();
         loop {
             let err = match self.probe(&cancel).await {
@@ -48,8 +53,13 @@ impl Step for MonitorStep {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             if self.start_timeout_ms > 0 && elapsed_ms >= self.start_timeout_ms {
                 let dur = go_duration(self.start_timeout_ms);
-                self.ctx.log_err(HEALTH_SOURCE, &format!("Failed after {dur}: startup health check never passed."));
-                return Err(StepError::Failed(format!("Instance never healthy after {dur}: {err}")));
+                self.ctx.log_err(
+                    HEALTH_SOURCE,
+                    &format!("Failed after {dur}: startup health check never passed."),
+                );
+                return Err(StepError::Failed(format!(
+                    "Instance never healthy after {dur}: {err}"
+                )));
             }
             let mut wait_ms = self.ctx.unhealthy_interval_ms;
             if self.start_timeout_ms > 0 {
@@ -65,7 +75,8 @@ impl Step for MonitorStep {
                 Ok(()) => {}
                 Err(StepError::Cancelled) => return Err(StepError::Cancelled),
                 Err(StepError::Failed(e)) => {
-                    self.ctx.log_err(HEALTH_SOURCE, "Container became unhealthy");
+                    self.ctx
+                        .log_err(HEALTH_SOURCE, "Container became unhealthy");
                     return Err(StepError::Failed(format!("Instance became unhealthy: {e}")));
                 }
             }

@@ -22,7 +22,11 @@ pub struct RunStep {
 
 impl RunStep {
     pub fn new(ctx: Arc<StepCtx>, action: RunAction, source: &str) -> Self {
-        Self { ctx, action, source: source.to_string() }
+        Self {
+            ctx,
+            action,
+            source: source.to_string(),
+        }
     }
 
     fn process_spec(&self) -> ProcessSpec {
@@ -40,11 +44,21 @@ impl RunStep {
         if status.code == 0 {
             return Ok(());
         }
-        let oom = if status.oom_killed { " (out of memory)" } else { "" };
+        let oom = if status.oom_killed {
+            " (out of memory)"
+        } else {
+            ""
+        };
         if !self.action.suppress_log_output {
-            self.ctx.log_err(&self.source, &format!("Exited with status {}{oom}", status.code));
+            self.ctx.log_err(
+                &self.source,
+                &format!("Exited with status {}{oom}", status.code),
+            );
         }
-        Err(StepError::Failed(format!("Exit status {}{oom}", status.code)))
+        Err(StepError::Failed(format!(
+            "Exit status {}{oom}",
+            status.code
+        )))
     }
 }
 
@@ -80,8 +94,11 @@ impl Step for RunStep {
         ready.fire();
 
         let mut output = spawned.output;
-        let (ctx, source, quiet) =
-            (self.ctx.clone(), self.source.clone(), self.action.suppress_log_output);
+        let (ctx, source, quiet) = (
+            self.ctx.clone(),
+            self.source.clone(),
+            self.action.suppress_log_output,
+        );
         let forward = tokio::spawn(async move {
             while let Some(line) = output.recv().await {
                 if !quiet {

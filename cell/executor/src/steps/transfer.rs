@@ -20,14 +20,19 @@ pub struct UploadStep {
 
 impl UploadStep {
     pub fn new(ctx: Arc<StepCtx>, action: UploadAction, source: &str) -> Self {
-        Self { ctx, action, source: source.to_string() }
+        Self {
+            ctx,
+            action,
+            source: source.to_string(),
+        }
     }
 
     async fn upload(&self) -> Result<(), StepError> {
         let a = &self.action;
         let path = resolve_path(&home_dir(&a.user), &a.from);
         if !a.artifact.is_empty() {
-            self.ctx.log_out(&self.source, &format!("Uploading {}...", a.artifact));
+            self.ctx
+                .log_out(&self.source, &format!("Uploading {}...", a.artifact));
         }
         let body = self
             .ctx
@@ -37,8 +42,14 @@ impl UploadStep {
             .map_err(|e| StepError::Failed(format!("failed to read {path} for upload: {e}")))?;
         let size = body.len() as u64;
         let fail = |e: String| StepError::Failed(format!("failed to upload to {}: {e}", a.to));
-        let response =
-            self.ctx.http.post(&a.to).body(body).send().await.map_err(|e| fail(e.to_string()))?;
+        let response = self
+            .ctx
+            .http
+            .post(&a.to)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         if !response.status().is_success() {
             return Err(fail(format!("status {}", response.status())));
         }

@@ -38,7 +38,9 @@ impl Rows {
     }
 
     fn suspect_is(&self, ik: &InstanceKey) -> bool {
-        self.suspect.as_ref().is_some_and(|s| s.value.instance_key == *ik)
+        self.suspect
+            .as_ref()
+            .is_some_and(|s| s.value.instance_key == *ik)
     }
 }
 
@@ -51,14 +53,21 @@ impl Change {
                 after: row.clone(),
             }),
             None => self
-                .create(keys::actual(&row.key.process_guid, row.key.index, row.presence), row)
-                .emit(Event::ActualLrpCreated { actual_lrp: row.clone() }),
+                .create(
+                    keys::actual(&row.key.process_guid, row.key.index, row.presence),
+                    row,
+                )
+                .emit(Event::ActualLrpCreated {
+                    actual_lrp: row.clone(),
+                }),
         }
     }
 
     pub(crate) fn delete_row(&mut self, rows: &Rows, presence: Presence) -> &mut Self {
         if let Some(existing) = rows.get(presence) {
-            self.delete(existing).emit(Event::ActualLrpRemoved { actual_lrp: existing.value.clone() });
+            self.delete(existing).emit(Event::ActualLrpRemoved {
+                actual_lrp: existing.value.clone(),
+            });
         }
         self
     }
@@ -67,7 +76,9 @@ impl Change {
 fn validate_key(key: &ActualLrpKey) -> Result<()> {
     validate::guid("actual_lrp_key.process_guid", &key.process_guid)?;
     if key.index < 0 {
-        return Err(ModelError::invalid_field("actual_lrp_key.index", "must not be negative").into());
+        return Err(
+            ModelError::invalid_field("actual_lrp_key.index", "must not be negative").into(),
+        );
     }
     Ok(())
 }
@@ -79,13 +90,19 @@ fn validate_instance_key(ik: &InstanceKey) -> Result<()> {
 }
 
 impl Bbs {
-    pub(crate) async fn actual_rows(&self, process_guid: &str) -> Result<Vec<Versioned<ActualLrp>>> {
+    pub(crate) async fn actual_rows(
+        &self,
+        process_guid: &str,
+    ) -> Result<Vec<Versioned<ActualLrp>>> {
         self.scan(&keys::actual_lrp_prefix(process_guid)).await
     }
 
     pub(crate) async fn index_rows(&self, process_guid: &str, index: i32) -> Result<Rows> {
         let mut rows = Rows::default();
-        for r in self.scan::<ActualLrp>(&keys::actual_index_prefix(process_guid, index)).await? {
+        for r in self
+            .scan::<ActualLrp>(&keys::actual_index_prefix(process_guid, index))
+            .await?
+        {
             match r.value.presence {
                 Presence::Ordinary => rows.ordinary = Some(r),
                 Presence::Evacuating => rows.evacuating = Some(r),
@@ -113,7 +130,12 @@ impl Bbs {
     }
 
     /// `ClaimActualLRP`.
-    pub async fn claim_actual_lrp(&self, process_guid: &str, index: i32, ik: &InstanceKey) -> Result<()> {
+    pub async fn claim_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+        ik: &InstanceKey,
+    ) -> Result<()> {
         validate::guid("process_guid", process_guid)?;
         validate_instance_key(ik)?;
         self.with_retries(|| async {
@@ -135,7 +157,12 @@ impl Bbs {
 
     /// `StartActualLRP`: also the rep's heartbeat. A start of the replacement
     /// removes the index's EVACUATING and SUSPECT rows.
-    pub async fn start_actual_lrp(&self, key: &ActualLrpKey, ik: &InstanceKey, info: &RunningInfo) -> Result<()> {
+    pub async fn start_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        ik: &InstanceKey,
+        info: &RunningInfo,
+    ) -> Result<()> {
         validate_key(key)?;
         validate_instance_key(ik)?;
         validate::non_empty("actual_lrp_net_info.address", &info.net_info.address)?;
@@ -154,7 +181,9 @@ impl Bbs {
             if changed || rows.ordinary.is_none() {
                 change.put_row(&rows, &after);
             }
-            change.delete_row(&rows, Presence::Evacuating).delete_row(&rows, Presence::Suspect);
+            change
+                .delete_row(&rows, Presence::Evacuating)
+                .delete_row(&rows, Presence::Suspect);
             if !change.is_empty() {
                 self.commit(change).await?;
             }
@@ -164,7 +193,12 @@ impl Bbs {
     }
 
     /// `CrashActualLRP`: counts the crash; immediate restarts are auctioned now.
-    pub async fn crash_actual_lrp(&self, key: &ActualLrpKey, ik: &InstanceKey, reason: &str) -> Result<()> {
+    pub async fn crash_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        ik: &InstanceKey,
+        reason: &str,
+    ) -> Result<()> {
         validate_key(key)?;
         validate_instance_key(ik)?;
         let restart = self
@@ -192,17 +226,24 @@ impl Bbs {
             })
             .await?;
         if restart {
-            self.auction_indices(&key.process_guid, vec![key.index]).await;
+            self.auction_indices(&key.process_guid, vec![key.index])
+                .await;
         }
         Ok(())
     }
 
     /// Requests auctions for some indices of a desired LRP (if it still exists).
     pub(crate) async fn auction_indices(&self, process_guid: &str, indices: Vec<i32>) {
-        match self.read::<diego_model::DesiredLrp>(&keys::desired(process_guid)).await {
+        match self
+            .read::<diego_model::DesiredLrp>(&keys::desired(process_guid))
+            .await
+        {
             Ok(Some(d)) => {
-                self.request_lrp_auctions(vec![LrpAuction { info: d.value.scheduling_info(), indices }])
-                    .await
+                self.request_lrp_auctions(vec![LrpAuction {
+                    info: d.value.scheduling_info(),
+                    indices,
+                }])
+                .await
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read desired lrp for auction"),
@@ -215,7 +256,9 @@ impl Bbs {
         validate::non_empty("error_message", placement_error)?;
         self.with_retries(|| async {
             let rows = self.index_rows(&key.process_guid, key.index).await?;
-            let Some(row) = rows.ordinary.as_ref() else { return Ok(()) };
+            let Some(row) = rows.ordinary.as_ref() else {
+                return Ok(());
+            };
             let mut after = row.value.clone();
             after.fail_placement(placement_error, self.now())?;
             let mut change = Change::new();
@@ -227,7 +270,12 @@ impl Bbs {
     }
 
     /// `RemoveActualLRP`: the rep stopped it on purpose (or found no container).
-    pub async fn remove_actual_lrp(&self, process_guid: &str, index: i32, ik: Option<&InstanceKey>) -> Result<()> {
+    pub async fn remove_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+        ik: Option<&InstanceKey>,
+    ) -> Result<()> {
         validate::guid("process_guid", process_guid)?;
         self.with_retries(|| async {
             let rows = self.index_rows(process_guid, index).await?;

@@ -18,7 +18,9 @@ pub(crate) fn new_epoch() -> String {
 impl Bbs {
     async fn desired_record(&self, process_guid: &str) -> Result<Versioned<DesiredLrp>> {
         validate::guid("process_guid", process_guid)?;
-        self.read(&keys::desired(process_guid)).await?.ok_or_else(|| ModelError::not_found().into())
+        self.read(&keys::desired(process_guid))
+            .await?
+            .ok_or_else(|| ModelError::not_found().into())
     }
 
     /// `DesireDesiredLRP`: the desired record plus one UNCLAIMED actual per
@@ -30,7 +32,9 @@ impl Bbs {
         let mut change = Change::new();
         change
             .create(keys::desired(&lrp.process_guid), &lrp)
-            .emit(Event::DesiredLrpCreated { desired_lrp: lrp.clone() });
+            .emit(Event::DesiredLrpCreated {
+                desired_lrp: lrp.clone(),
+            });
         let indices: Vec<i32> = (0..lrp.instances).collect();
         for &index in &indices {
             self.create_unclaimed(&mut change, &lrp, index, now);
@@ -41,7 +45,11 @@ impl Bbs {
             }
             other => other?,
         };
-        self.request_lrp_auctions(vec![LrpAuction { info: lrp.scheduling_info(), indices }]).await;
+        self.request_lrp_auctions(vec![LrpAuction {
+            info: lrp.scheduling_info(),
+            indices,
+        }])
+        .await;
         Ok(())
     }
 
@@ -55,12 +63,18 @@ impl Bbs {
         let key = ActualLrpKey::new(&lrp.process_guid, index, &lrp.domain);
         let actual = ActualLrp::unclaimed(key, &new_epoch(), now);
         change
-            .create(keys::actual(&lrp.process_guid, index, Presence::Ordinary), &actual)
+            .create(
+                keys::actual(&lrp.process_guid, index, Presence::Ordinary),
+                &actual,
+            )
             .emit(Event::ActualLrpCreated { actual_lrp: actual });
     }
 
     pub(crate) async fn request_lrp_auctions(&self, starts: Vec<LrpAuction>) {
-        let starts: Vec<LrpAuction> = starts.into_iter().filter(|s| !s.indices.is_empty()).collect();
+        let starts: Vec<LrpAuction> = starts
+            .into_iter()
+            .filter(|s| !s.indices.is_empty())
+            .collect();
         if starts.is_empty() {
             return;
         }
@@ -70,7 +84,11 @@ impl Bbs {
     }
 
     /// `UpdateDesireLRP`: instances, routes, annotation, metric tags.
-    pub async fn update_desired_lrp(&self, process_guid: &str, update: DesiredLrpUpdate) -> Result<()> {
+    pub async fn update_desired_lrp(
+        &self,
+        process_guid: &str,
+        update: DesiredLrpUpdate,
+    ) -> Result<()> {
         validate::desired_lrp_update(&update)?;
         let (before, after, created) = self
             .with_retries(|| async {
@@ -102,10 +120,14 @@ impl Bbs {
             })
             .await?;
         if after.instances < before.instances {
-            self.stop_indices_from(process_guid, after.instances).await?;
+            self.stop_indices_from(process_guid, after.instances)
+                .await?;
         }
-        self.request_lrp_auctions(vec![LrpAuction { info: after.scheduling_info(), indices: created }])
-            .await;
+        self.request_lrp_auctions(vec![LrpAuction {
+            info: after.scheduling_info(),
+            indices: created,
+        }])
+        .await;
         Ok(())
     }
 
@@ -114,7 +136,9 @@ impl Bbs {
         self.with_retries(|| async {
             let rec = self.desired_record(process_guid).await?;
             let mut change = Change::new();
-            change.delete(&rec).emit(Event::DesiredLrpRemoved { desired_lrp: rec.value.clone() });
+            change.delete(&rec).emit(Event::DesiredLrpRemoved {
+                desired_lrp: rec.value.clone(),
+            });
             self.commit(change).await?;
             Ok(())
         })
@@ -134,7 +158,9 @@ impl Bbs {
             match a.state {
                 ActualState::Unclaimed | ActualState::Crashed => {
                     let mut change = Change::new();
-                    change.delete(&row).emit(Event::ActualLrpRemoved { actual_lrp: a.clone() });
+                    change.delete(&row).emit(Event::ActualLrpRemoved {
+                        actual_lrp: a.clone(),
+                    });
                     // A conflict means the row moved on; convergence retires it later.
                     if let Err(e) = self.commit(change).await {
                         tracing::info!(error = %e, "actual changed while stopping; left to convergence");
@@ -157,7 +183,11 @@ impl Bbs {
         };
         match cells.iter().find(|c| c.cell_id == a.instance_key.cell_id) {
             Some(cell) => {
-                if let Err(e) = self.cells.stop_lrp_instance(cell, &a.key, &a.instance_key).await {
+                if let Err(e) = self
+                    .cells
+                    .stop_lrp_instance(cell, &a.key, &a.instance_key)
+                    .await
+                {
                     tracing::warn!(error = %e, process_guid = %a.key.process_guid, "stop failed");
                 }
             }
@@ -165,7 +195,9 @@ impl Bbs {
                 let key = keys::actual(&a.key.process_guid, a.key.index, a.presence);
                 if let Ok(Some(row)) = self.read::<ActualLrp>(&key).await {
                     let mut change = Change::new();
-                    change.delete(&row).emit(Event::ActualLrpRemoved { actual_lrp: row.value.clone() });
+                    change.delete(&row).emit(Event::ActualLrpRemoved {
+                        actual_lrp: row.value.clone(),
+                    });
                     let _ = self.commit(change).await;
                 }
             }
@@ -173,7 +205,11 @@ impl Bbs {
     }
 
     /// `DesiredLRPs` filtered by domain and process guids (empty = all).
-    pub async fn desired_lrps(&self, domain: &str, process_guids: &[String]) -> Result<Vec<DesiredLrp>> {
+    pub async fn desired_lrps(
+        &self,
+        domain: &str,
+        process_guids: &[String],
+    ) -> Result<Vec<DesiredLrp>> {
         let all: Vec<Versioned<DesiredLrp>> = self.scan(keys::DESIRED).await?;
         Ok(all
             .into_iter()
@@ -187,7 +223,16 @@ impl Bbs {
         Ok(self.desired_record(process_guid).await?.value)
     }
 
-    pub async fn scheduling_infos(&self, domain: &str, process_guids: &[String]) -> Result<Vec<SchedulingInfo>> {
-        Ok(self.desired_lrps(domain, process_guids).await?.iter().map(|d| d.scheduling_info()).collect())
+    pub async fn scheduling_infos(
+        &self,
+        domain: &str,
+        process_guids: &[String],
+    ) -> Result<Vec<SchedulingInfo>> {
+        Ok(self
+            .desired_lrps(domain, process_guids)
+            .await?
+            .iter()
+            .map(|d| d.scheduling_info())
+            .collect())
     }
 }

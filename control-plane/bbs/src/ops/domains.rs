@@ -27,7 +27,11 @@ impl Bbs {
     pub async fn domains(&self) -> Result<Vec<String>> {
         let now = self.now();
         let all: Vec<Versioned<Domain>> = self.scan(keys::DOMAINS).await?;
-        Ok(all.into_iter().filter(|d| d.value.is_fresh(now)).map(|d| d.value.name).collect())
+        Ok(all
+            .into_iter()
+            .filter(|d| d.value.is_fresh(now))
+            .map(|d| d.value.name)
+            .collect())
     }
 
     /// Convergence's first step: forget expired domains.

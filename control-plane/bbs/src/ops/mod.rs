@@ -3,7 +3,9 @@
 pub mod actual;
 pub mod desired;
 pub mod domains;
+pub mod evacuation;
 
+pub mod converge;
 pub mod tasks;
 
 use std::future::Future;
@@ -31,6 +33,8 @@ impl Bbs {
                 other => return other,
             }
         }
-        Err(BbsError::Store(StoreError::Conflict { key: last.unwrap_or_default() }))
+        Err(BbsError::Store(StoreError::Conflict {
+            key: last.unwrap_or_default(),
+        }))
     }
 }

@@ -10,7 +10,9 @@ use crate::Bbs;
 impl Bbs {
     async fn task_record(&self, guid: &str) -> Result<Versioned<Task>> {
         validate::guid("task_guid", guid)?;
-        self.read(&keys::task(guid)).await?.ok_or_else(|| ModelError::not_found().into())
+        self.read(&keys::task(guid))
+            .await?
+            .ok_or_else(|| ModelError::not_found().into())
     }
 
     /// `DesireTask`: stores it Pending and asks for an auction.
@@ -18,7 +20,9 @@ impl Bbs {
         validate::desire_task(guid, domain, &def)?;
         let task = Task::desired(guid, domain, def, self.now());
         let mut change = Change::new();
-        change.create(keys::task(guid), &task).emit(Event::TaskCreated { task: task.clone() });
+        change
+            .create(keys::task(guid), &task)
+            .emit(Event::TaskCreated { task: task.clone() });
         match self.commit(change).await {
             Err(crate::BbsError::Store(diego_store::StoreError::Conflict { .. })) => {
                 return Err(ModelError::exists().into())
@@ -66,9 +70,10 @@ impl Bbs {
             let out = f(&mut after, self.now())?;
             if after != before {
                 let mut change = Change::new();
-                change
-                    .update(&rec, &after)
-                    .emit(Event::TaskChanged { before: before.clone(), after: after.clone() });
+                change.update(&rec, &after).emit(Event::TaskChanged {
+                    before: before.clone(),
+                    after: after.clone(),
+                });
                 self.commit(change).await?;
             }
             Ok((out, before, after))
@@ -79,7 +84,9 @@ impl Bbs {
     /// `StartTask`: Pending -> Running on this cell, at most once.
     pub async fn start_task(&self, guid: &str, cell_id: &str) -> Result<bool> {
         validate::non_empty("cell_id", cell_id)?;
-        let (decision, _, _) = self.change_task(guid, |t, now| t.start(cell_id, now)).await?;
+        let (decision, _, _) = self
+            .change_task(guid, |t, now| t.start(cell_id, now))
+            .await?;
         Ok(decision.should_start)
     }
 
@@ -92,8 +99,10 @@ impl Bbs {
         result: &str,
     ) -> Result<()> {
         validate::non_empty("cell_id", cell_id)?;
-        self.change_task(guid, |t, now| t.complete(cell_id, failed, failure_reason, result, now))
-            .await?;
+        self.change_task(guid, |t, now| {
+            t.complete(cell_id, failed, failure_reason, result, now)
+        })
+        .await?;
         Ok(())
     }
 
@@ -128,8 +137,9 @@ impl Bbs {
     pub async fn reject_task(&self, guid: &str, reason: &str) -> Result<()> {
         validate::non_empty("rejection_reason", reason)?;
         let max = self.config.max_task_retries;
-        let (outcome, _, after) =
-            self.change_task(guid, |t, now| t.reject(reason, max, now)).await?;
+        let (outcome, _, after) = self
+            .change_task(guid, |t, now| t.reject(reason, max, now))
+            .await?;
         if outcome == RejectOutcome::Requeued {
             self.request_task_auctions(vec![after]).await;
         }
@@ -147,7 +157,9 @@ impl Bbs {
             let rec = self.task_record(guid).await?;
             rec.value.check_deletable()?;
             let mut change = Change::new();
-            change.delete(&rec).emit(Event::TaskRemoved { task: rec.value.clone() });
+            change.delete(&rec).emit(Event::TaskRemoved {
+                task: rec.value.clone(),
+            });
             self.commit(change).await?;
             Ok(())
         })
@@ -167,7 +179,9 @@ impl Bbs {
                 before: before.clone(),
                 after: a.clone(),
             }),
-            None => change.delete(&rec).emit(Event::TaskRemoved { task: before.clone() }),
+            None => change.delete(&rec).emit(Event::TaskRemoved {
+                task: before.clone(),
+            }),
         };
         self.commit(change).await?;
         Ok(())
@@ -175,7 +189,10 @@ impl Bbs {
 
     /// Re-sends Pending tasks to the auctioneer (convergence).
     pub async fn reauction_tasks(&self, tasks: Vec<Task>) {
-        let pending = tasks.into_iter().filter(|t| t.state == TaskState::Pending).collect();
+        let pending = tasks
+            .into_iter()
+            .filter(|t| t.state == TaskState::Pending)
+            .collect();
         self.request_task_auctions(pending).await;
     }
 }

@@ -33,15 +33,26 @@ pub async fn log_since(store: &dyn Store) {
         }
     }
     let got = store.log_since(start, 100).await.expect("log_since");
-    assert_eq!(got, want, "log_since returns every logged txn after the revision, in order");
+    assert_eq!(
+        got, want,
+        "log_since returns every logged txn after the revision, in order"
+    );
     let two = store.log_since(start, 2).await.expect("log_since");
     assert_eq!(two, want[..2], "limit caps the number of entries");
     let mid = want[2].revision;
     let rest = store.log_since(mid, 100).await.expect("log_since");
     assert_eq!(rest, want[3..], "entries strictly after the revision");
     let newest = store.current_revision().await.expect("current_revision");
-    assert!(store.log_since(newest, 10).await.expect("log_since").is_empty());
-    assert!(store.log_since(start, 0).await.expect("log_since").is_empty());
+    assert!(store
+        .log_since(newest, 10)
+        .await
+        .expect("log_since")
+        .is_empty());
+    assert!(store
+        .log_since(start, 0)
+        .await
+        .expect("log_since")
+        .is_empty());
 }
 
 pub async fn compaction(store: &dyn Store) {
@@ -60,11 +71,24 @@ pub async fn compaction(store: &dyn Store) {
         Err(StoreError::Compacted { .. }) => {}
         other => panic!("conformance: log_since just before the compaction point: {other:?}"),
     }
-    let kept = store.log_since(upto, 100).await.expect("log_since at the compaction point");
+    let kept = store
+        .log_since(upto, 100)
+        .await
+        .expect("log_since at the compaction point");
     let kept: Vec<_> = kept.iter().map(|e| e.revision).collect();
-    assert_eq!(kept, revs[3..], "entries after the compaction point survive");
-    store.compact_log(revs[0]).await.expect("compacting to an older point is a no-op");
-    assert!(store.log_since(upto, 100).await.is_ok(), "compaction never moves back");
+    assert_eq!(
+        kept,
+        revs[3..],
+        "entries after the compaction point survive"
+    );
+    store
+        .compact_log(revs[0])
+        .await
+        .expect("compacting to an older point is a no-op");
+    assert!(
+        store.log_since(upto, 100).await.is_ok(),
+        "compaction never moves back"
+    );
     let rev = must_commit(store, logged("conf/compact/k", &[b"after"]), "after").await;
     let tail = store.log_since(revs[5], 10).await.expect("log_since");
     assert_eq!(tail.len(), 1, "the log keeps growing after compaction");
@@ -75,14 +99,20 @@ pub async fn subscribe_wakes(store: &dyn Store) {
     let mut rx = store.subscribe();
     rx.borrow_and_update();
     let rev = must_commit(store, ops(vec![put("conf/watch/k", b"v")]), "watched").await;
-    assert!(*rx.borrow() >= rev, "subscribe shows the revision once commit returned");
+    assert!(
+        *rx.borrow() >= rev,
+        "subscribe shows the revision once commit returned"
+    );
     tokio::time::timeout(Duration::from_secs(5), rx.changed())
         .await
         .expect("conformance: subscriber not woken within 5 s of a commit")
         .expect("watch sender alive");
     assert!(*rx.borrow_and_update() >= rev);
     let late = store.subscribe();
-    assert!(*late.borrow() >= rev, "a new subscriber starts at the newest revision");
+    assert!(
+        *late.borrow() >= rev,
+        "a new subscriber starts at the newest revision"
+    );
 }
 
 /// Many tasks race to create the same key: exactly one may win.
@@ -110,9 +140,22 @@ pub async fn concurrent_cas_one_winner(store: Arc<dyn Store>) {
             (_, Err(e)) => panic!("conformance: racing commit failed oddly: {e}"),
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one of {TASKS} racing creates wins");
-    let value = store.get(key).await.expect("get").expect("winner's key").value;
-    assert_eq!(value, winners[0].to_string().as_bytes(), "the winner's value stands");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of {TASKS} racing creates wins"
+    );
+    let value = store
+        .get(key)
+        .await
+        .expect("get")
+        .expect("winner's key")
+        .value;
+    assert_eq!(
+        value,
+        winners[0].to_string().as_bytes(),
+        "the winner's value stands"
+    );
 }
 
 /// Read-modify-write loops on one counter lose no update.

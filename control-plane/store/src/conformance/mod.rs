@@ -22,8 +22,12 @@ mod records;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use log::{compaction, concurrent_cas_one_winner, concurrent_increments, log_since, subscribe_wakes};
-pub use records::{expectations, get_put_delete, multi_key_atomicity, revisions_step_by_one, scan_prefix};
+pub use log::{
+    compaction, concurrent_cas_one_winner, concurrent_increments, log_since, subscribe_wakes,
+};
+pub use records::{
+    expectations, get_put_delete, multi_key_atomicity, revisions_step_by_one, scan_prefix,
+};
 
 use crate::{Check, Expect, Op, Revision, Store, StoreError, Txn};
 
@@ -86,7 +90,10 @@ pub(crate) async fn must_conflict(store: &dyn Store, txn: Txn, key: &str, what: 
         other => panic!("conformance: {what}: expected conflict on {key}, got {other:?}"),
     }
     let after = store.current_revision().await.expect("current_revision");
-    assert_eq!(before, after, "conformance: {what}: a failed txn must not take a revision");
+    assert_eq!(
+        before, after,
+        "conformance: {what}: a failed txn must not take a revision"
+    );
 }
 
 pub(crate) async fn value_of(store: &dyn Store, key: &str) -> Option<Vec<u8>> {

@@ -71,12 +71,7 @@ impl Ciphers {
         let (body, tag) = parts.body.split_at(parts.body.len() - TAG_BYTES);
         let mut plain = body.to_vec();
         cipher
-            .decrypt_in_place_detached(
-                Nonce::from_slice(parts.nonce),
-                aad,
-                &mut plain,
-                tag.into(),
-            )
+            .decrypt_in_place_detached(Nonce::from_slice(parts.nonce), aad, &mut plain, tag.into())
             .map_err(|_| format!("authentication failed with key id {}", parts.key_id))?;
         Ok(plain)
     }

@@ -91,7 +91,10 @@ impl Keyring {
                 tracing::info!(key_id = %ring.active, "created a new store encryption key");
                 Ok(ring)
             }
-            Err(e) => Err(keyring_error(format!("cannot read {}: {e}", file.display()))),
+            Err(e) => Err(keyring_error(format!(
+                "cannot read {}: {e}",
+                file.display()
+            ))),
         }
     }
 

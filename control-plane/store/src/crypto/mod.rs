@@ -50,7 +50,10 @@ impl<S: Store> EncryptedStore<S> {
 
     /// A copy of the current keyring.
     pub fn keyring(&self) -> Keyring {
-        self.keyring.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.keyring
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Adds `key` under `new_id` and makes it the active key for writes.

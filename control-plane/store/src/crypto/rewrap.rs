@@ -9,7 +9,9 @@ const REWRAP_BATCH_RECORDS: usize = 256;
 /// A record that keeps changing under us is given up after this many tries.
 const MAX_ATTEMPTS: usize = 100;
 
-pub(super) async fn reencrypt_all<S: Store>(store: &EncryptedStore<S>) -> Result<usize, StoreError> {
+pub(super) async fn reencrypt_all<S: Store>(
+    store: &EncryptedStore<S>,
+) -> Result<usize, StoreError> {
     let (records, _) = store.inner.scan_prefix("").await?;
     let mut stale = Vec::new();
     for record in records {

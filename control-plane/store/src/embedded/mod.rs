@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::{BoxFuture, LogEntry, Record, Revision, Store, StoreError, Txn};
 use read::backend;
-use tables::{read_meta, LOG, META, META_COMPACTED, META_REVISION, RECORDS};
+use tables::{read_meta, EngineError, LOG, META, META_COMPACTED, META_REVISION, RECORDS};
 use writer::{Request, Writer};
 
 /// Tuning of the embedded store; `Default` is what a node should run with.
@@ -102,7 +102,8 @@ impl EmbeddedStore {
         path: Option<PathBuf>,
         temp_dir: Option<tempfile::TempDir>,
     ) -> Result<Self, StoreError> {
-        let (current, compacted) = init_tables(&db).map_err(backend)?;
+        let (current, compacted) =
+            init_tables(&db).map_err(|e| StoreError::Backend(e.to_string()))?;
         let db = Arc::new(db);
         let (revision_tx, revision_rx) = watch::channel(current);
         let (requests, requests_rx) = mpsc::channel();
@@ -144,7 +145,7 @@ impl EmbeddedStore {
 
 /// Creates the tables on first open (so readers never meet a missing table)
 /// and reads back where the last run stopped.
-fn init_tables(db: &Database) -> Result<(Revision, Revision), redb::Error> {
+fn init_tables(db: &Database) -> Result<(Revision, Revision), EngineError> {
     let wtx = db.begin_write()?;
     let (current, compacted) = {
         wtx.open_table(RECORDS)?;

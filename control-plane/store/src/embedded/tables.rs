@@ -14,6 +14,23 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(crate) const META_REVISION: &str = "current_revision";
 pub(crate) const META_COMPACTED: &str = "compacted_upto";
 
+/// redb's error boxed: the unboxed enum is large and would bloat every
+/// `Result` on the write path.
+#[derive(Debug)]
+pub(crate) struct EngineError(Box<redb::Error>);
+
+impl<E: Into<redb::Error>> From<E> for EngineError {
+    fn from(err: E) -> Self {
+        Self(Box::new(err.into()))
+    }
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Leading byte of an encoded log row, so the layout can change later
 /// without guessing what old rows look like.
 const LOG_FORMAT_V1: u8 = 1;
@@ -79,7 +96,10 @@ mod tests {
     fn entries_round_trip() {
         let entries = vec![b"a".to_vec(), Vec::new(), vec![7u8; 300]];
         assert_eq!(decode_entries(&encode_entries(&entries)).unwrap(), entries);
-        assert_eq!(decode_entries(&encode_entries(&[])).unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            decode_entries(&encode_entries(&[])).unwrap(),
+            Vec::<Vec<u8>>::new()
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use redb::{Database, Durability, ReadableTable, Table};
 use tokio::sync::{oneshot, watch};
 
-use super::tables::{encode_entries, LOG, META, META_COMPACTED, META_REVISION, RECORDS};
+use super::tables::{
+    encode_entries, EngineError, LOG, META, META_COMPACTED, META_REVISION, RECORDS,
+};
 use crate::{Check, Expect, Op, Revision, StoreError, Txn};
 
 /// Retention deletes at most this many log rows per group, so one commit
@@ -135,7 +137,8 @@ impl Writer {
         }
     }
 
-    fn apply(&self, group: &[Request]) -> Result<Applied, redb::Error> {
+    fn apply(&self, group: &[Request]) -> Result<Applied, EngineError> {
+        let started = std::time::Instant::now();
         let mut wtx = self.db.begin_write()?;
         wtx.set_durability(Durability::Immediate);
         let mut current = self.current;
@@ -175,7 +178,16 @@ impl Writer {
             meta.insert(META_REVISION, current)?;
             meta.insert(META_COMPACTED, compacted)?;
         }
+        let applied_at = std::time::Instant::now();
         wtx.commit()?;
+        // the commit (page writes + fsync) is what bounds throughput; this
+        // shows where a slow disk hurts
+        tracing::debug!(
+            txns = group.len(),
+            apply_us = (applied_at - started).as_micros() as u64,
+            commit_us = applied_at.elapsed().as_micros() as u64,
+            "store group committed"
+        );
         Ok(Applied {
             outcomes,
             current,
@@ -190,7 +202,7 @@ impl Writer {
         log: &mut Table<u64, &[u8]>,
         current: Revision,
         compacted: Revision,
-    ) -> Result<Revision, redb::Error> {
+    ) -> Result<Revision, EngineError> {
         if self.retention_revisions == 0 || current <= self.retention_revisions {
             return Ok(compacted);
         }
@@ -227,7 +239,7 @@ struct Applied {
 fn failed_check(
     records: &Table<&str, (u64, &[u8])>,
     checks: &[Check],
-) -> Result<Option<String>, redb::Error> {
+) -> Result<Option<String>, EngineError> {
     for check in checks {
         let found = records.get(check.key.as_str())?;
         let holds = match (&check.expect, found) {
@@ -248,7 +260,7 @@ fn apply_ops(
     records: &mut Table<&str, (u64, &[u8])>,
     ops: &[Op],
     revision: Revision,
-) -> Result<(), redb::Error> {
+) -> Result<(), EngineError> {
     for op in ops {
         match op {
             Op::Put { key, value } => {

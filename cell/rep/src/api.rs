@@ -1,0 +1,83 @@
+//! The rep's gRPC API (`diego.rep.v1.Rep`), which the auctioneer and the BBS call.
+
+use diego_executor::ContainerState;
+use diego_proto::rep::v1 as pb;
+use diego_proto::rep::v1::rep_server::{Rep as RepService, RepServer};
+use tonic::{Request, Response, Status};
+
+use crate::state::TAG_INSTANCE_GUID;
+use crate::Rep;
+
+#[tonic::async_trait]
+impl RepService for Rep {
+    async fn state(&self, _: Request<pb::StateRequest>) -> Result<Response<pb::CellState>, Status> {
+        Ok(Response::new(Rep::state(self)))
+    }
+
+    async fn perform(&self, r: Request<pb::Work>) -> Result<Response<pb::Work>, Status> {
+        Rep::perform(self, r.into_inner())
+            .map(Response::new)
+            .map_err(Status::invalid_argument)
+    }
+
+    async fn stop_lrp_instance(
+        &self,
+        r: Request<pb::StopLrpInstanceRequest>,
+    ) -> Result<Response<pb::StopLrpInstanceResponse>, Status> {
+        let pb::StopLrpInstanceRequest {
+            process_guid,
+            instance_guid,
+        } = r.into_inner();
+        let found = self
+            .inner
+            .exec
+            .list()
+            .into_iter()
+            .find(|c| c.tags.get(TAG_INSTANCE_GUID) == Some(&instance_guid));
+        let Some(c) = found else {
+            return Err(Status::not_found(format!(
+                "no instance {instance_guid} of {process_guid} on this cell"
+            )));
+        };
+        let exec = self.inner.exec.clone();
+        // Answer at once (202 in the original); the completed event reports it.
+        tokio::spawn(async move {
+            let res = if c.state == ContainerState::Reserved {
+                exec.delete(&c.guid).await
+            } else {
+                exec.stop(&c.guid).await
+            };
+            if let Err(e) = res {
+                tracing::warn!(error = %e, guid = %c.guid, "stop failed");
+            }
+        });
+        Ok(Response::new(pb::StopLrpInstanceResponse {}))
+    }
+
+    async fn cancel_task(
+        &self,
+        r: Request<pb::CancelTaskRequest>,
+    ) -> Result<Response<pb::CancelTaskResponse>, Status> {
+        let guid = r.into_inner().task_guid;
+        let exec = self.inner.exec.clone();
+        tokio::spawn(async move {
+            if let Err(e) = exec.delete(&guid).await {
+                tracing::info!(error = %e, task_guid = %guid, "cancel: no container to delete");
+            }
+        });
+        Ok(Response::new(pb::CancelTaskResponse {}))
+    }
+}
+
+/// Serves the rep API on `listener` until `shutdown` resolves.
+pub async fn serve_rep_api(
+    rep: Rep,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .add_service(RepServer::new(rep))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

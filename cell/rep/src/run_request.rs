@@ -1,0 +1,46 @@
+//! What the executor runs for an LRP instance or a task.
+
+use diego_executor::{Lifecycle, RunRequest};
+use diego_model::{DesiredLrp, EnvVar, Task};
+
+fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
+/// The desired env plus the identity variables the rep adds for LRPs.
+pub(crate) fn for_lrp(d: &DesiredLrp, index: i32, instance_guid: &str) -> Option<RunRequest> {
+    let action = d.action.clone()?;
+    let mut req = RunRequest::new(Lifecycle::Lrp, action);
+    req.rootfs = d.root_fs.clone();
+    req.env = d.environment_variables.clone();
+    req.env.extend([
+        env("INSTANCE_GUID", instance_guid),
+        env("INSTANCE_INDEX", index.to_string()),
+        env("CF_INSTANCE_GUID", instance_guid),
+        env("CF_INSTANCE_INDEX", index.to_string()),
+    ]);
+    req.setup = d.setup.clone();
+    req.monitor = d.monitor.clone();
+    req.check_definition = d.check_definition.clone();
+    req.start_timeout_ms = u64::try_from(d.start_timeout_ms).unwrap_or(0);
+    req.ports = d.ports.clone();
+    req.max_pids = u64::try_from(d.max_pids).unwrap_or(0);
+    req.log_source = d.log_source.clone();
+    req.privileged = d.privileged;
+    Some(req)
+}
+
+pub(crate) fn for_task(t: &Task) -> Option<RunRequest> {
+    let def = &t.definition;
+    let mut req = RunRequest::new(Lifecycle::Task, def.action.clone()?);
+    req.rootfs = def.root_fs.clone();
+    req.env = def.environment_variables.clone();
+    req.max_pids = u64::try_from(def.max_pids).unwrap_or(0);
+    req.log_source = def.log_source.clone();
+    req.result_file = def.result_file.clone();
+    req.privileged = def.privileged;
+    Some(req)
+}

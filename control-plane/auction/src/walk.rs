@@ -1,0 +1,152 @@
+//! The scoring walk over candidate cells: the scheduler's hot loop.
+
+use crate::auction::Auction;
+use crate::error::{PlacementError, ResourceProblems};
+use crate::explain::{CellVerdict, Tally, Verdict};
+use crate::score::{CellView, ScoreParts, Scorer, WorkView};
+use crate::types::Resources;
+
+/// Diego's initial "best" score: a cell must score below this to win.
+const NO_WINNER_SCORE: f64 = 1e20;
+
+/// The running minimum of a placement's scoring walk.
+pub(crate) struct Best {
+    total: f64,
+    pub(crate) id: Option<u32>,
+    /// Intersection of the shortfalls of every compatible cell that did not fit.
+    problems: ResourceProblems,
+}
+
+impl Best {
+    pub(crate) fn new() -> Self {
+        Self {
+            total: NO_WINNER_SCORE,
+            id: None,
+            problems: ResourceProblems::ALL,
+        }
+    }
+}
+
+/// What a cell lacks for `memory_mb`/`disk_mb` plus one container (`ResourceMatch`).
+#[inline]
+pub(crate) fn shortfall(available: Resources, memory_mb: i32, disk_mb: i32) -> ResourceProblems {
+    let mut problems = ResourceProblems::NONE;
+    if available.disk_mb < disk_mb {
+        problems = problems.union(ResourceProblems::DISK);
+    }
+    if available.memory_mb < memory_mb {
+        problems = problems.union(ResourceProblems::MEMORY);
+    }
+    if available.containers < 1 {
+        problems = problems.union(ResourceProblems::CONTAINERS);
+    }
+    problems
+}
+
+impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
+    #[inline]
+    fn view(&self, id: u32) -> CellView<'a> {
+        let cell = &self.cells[id as usize];
+        CellView {
+            cell: self.layout.cells[id as usize],
+            available: cell.available,
+            total: cell.total,
+            starting_container_count: cell.starting_container_count,
+            same_process_lrps: self.same_process[id as usize],
+            tasks: cell.tasks,
+            bin_pack_index: cell.bin_pack_index,
+            proxy_memory_mb: cell.proxy_memory_mb,
+        }
+    }
+
+    /// Scores `candidates` (cell ids) and keeps the strict minimum, as upstream's loop does.
+    /// Only totals are kept in the loop; the winner's parts are recomputed once afterwards
+    /// (scorers are pure functions of their views).
+    pub(crate) fn score_cells(
+        &self,
+        candidates: &[u32],
+        work: &WorkView<'_>,
+        best: &mut Best,
+        tally: &mut Tally,
+        verdicts: &mut Vec<CellVerdict>,
+    ) {
+        if self.config.explain {
+            self.score_cells_explained(candidates, work, best, tally, verdicts);
+            return;
+        }
+        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
+        let (mut best_total, mut best_id) = (best.total, best.id);
+        let mut problems = best.problems;
+        let (mut scored, mut insufficient) = (0u32, 0u32);
+        for &id in candidates {
+            let short = shortfall(self.cells[id as usize].available, memory_mb, disk_mb);
+            if !short.is_empty() {
+                problems = problems.intersection(short);
+                insufficient += 1;
+                continue;
+            }
+            let total = self.scorer.score_total(&self.view(id), work);
+            scored += 1;
+            if total < best_total {
+                best_total = total;
+                best_id = Some(id);
+            }
+        }
+        *best = Best {
+            total: best_total,
+            id: best_id,
+            problems,
+        };
+        tally.scored += scored;
+        tally.insufficient += insufficient;
+    }
+
+    fn score_cells_explained(
+        &self,
+        candidates: &[u32],
+        work: &WorkView<'_>,
+        best: &mut Best,
+        tally: &mut Tally,
+        verdicts: &mut Vec<CellVerdict>,
+    ) {
+        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
+        for &id in candidates {
+            let cell_id = self.layout.cells[id as usize].cell_id.clone();
+            let short = shortfall(self.cells[id as usize].available, memory_mb, disk_mb);
+            if !short.is_empty() {
+                best.problems = best.problems.intersection(short);
+                tally.insufficient += 1;
+                verdicts.push(CellVerdict {
+                    cell_id,
+                    verdict: Verdict::Insufficient(short),
+                });
+                continue;
+            }
+            let view = self.view(id);
+            let parts = self.scorer.score(&view, work);
+            let total = self.scorer.score_total(&view, work);
+            tally.scored += 1;
+            let named = self.scorer.describe(&view, work);
+            verdicts.push(CellVerdict {
+                cell_id,
+                verdict: Verdict::Scored { parts, named },
+            });
+            if total < best.total {
+                best.total = total;
+                best.id = Some(id);
+            }
+        }
+    }
+
+    /// The winner and its score parts, or why nobody won.
+    pub(crate) fn winner(
+        &self,
+        best: &Best,
+        work: &WorkView<'_>,
+    ) -> Result<(u32, ScoreParts), PlacementError> {
+        match best.id {
+            Some(id) => Ok((id, self.scorer.score(&self.view(id), work))),
+            None => Err(PlacementError::InsufficientResources(best.problems)),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The gRPC adapter: `diego.bbs.v1.Bbs` over the BBS operations. The only
+//! place in this crate that names generated types; every request is decoded
+//! and validated through the proto crate's conversions before it reaches an
+//! operation, so a malformed request is an `InvalidArgument`, never a panic.
+
+mod lrps;
+mod server;
+mod tasks;
+
+use diego_model::ModelError;
+use diego_proto::status::to_status;
+use tonic::Status;
+
+pub use server::{serve, BbsGrpc, DecisionLog, ServeOptions};
+
+use crate::BbsError;
+
+pub(crate) fn status(e: BbsError) -> Status {
+    to_status(&e.to_model())
+}
+
+pub(crate) fn model_status(e: ModelError) -> Status {
+    to_status(&e)
+}
+
+/// Converts a required sub-message, naming the field when it is missing.
+pub(crate) fn required<W, T>(field: &str, w: Option<W>) -> Result<T, Status>
+where
+    T: TryFrom<W>,
+    T::Error: Into<ModelError>,
+{
+    match w {
+        Some(w) => T::try_from(w).map_err(|e| model_status(e.into())),
+        None => Err(model_status(ModelError::invalid_field(
+            field,
+            "is required",
+        ))),
+    }
+}

@@ -1,0 +1,337 @@
+//! The tonic service, the watch stream, placement decisions and `serve`.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use diego_proto::bbs::v1 as pb;
+use diego_proto::bbs::v1::bbs_server::{Bbs as BbsService, BbsServer};
+use futures::{Stream, StreamExt};
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status};
+
+use super::status;
+use crate::{Bbs, WatchFilter};
+
+/// How many decisions are kept per piece of work, and how many pieces.
+const DECISIONS_PER_WORK: usize = 8;
+const MAX_WORK_IDS: usize = 100_000;
+
+/// Recent placement decisions, by work id (`task/<guid>` or `lrp/<pg>/<index>`).
+#[derive(Default)]
+pub struct DecisionLog {
+    inner: Mutex<(
+        HashMap<String, VecDeque<pb::PlacementDecision>>,
+        VecDeque<String>,
+    )>,
+}
+
+impl DecisionLog {
+    pub fn record(
+        &self,
+        work_id: String,
+        summary: String,
+        cell_lines: Vec<String>,
+        decided_at_ns: i64,
+    ) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *guard;
+        if !map.contains_key(&work_id) {
+            order.push_back(work_id.clone());
+            if order.len() > MAX_WORK_IDS {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+        let list = map.entry(work_id.clone()).or_default();
+        list.push_back(pb::PlacementDecision {
+            work_id,
+            summary,
+            cell_lines,
+            decided_at_ns,
+        });
+        if list.len() > DECISIONS_PER_WORK {
+            list.pop_front();
+        }
+    }
+
+    pub fn get(&self, work_id: &str) -> Vec<pb::PlacementDecision> {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .0
+            .get(work_id)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every work id with the given prefix (all indices of an LRP).
+    pub fn with_prefix(&self, prefix: &str) -> Vec<pb::PlacementDecision> {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = guard
+            .0
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect();
+        out.sort_by(|a, b| {
+            a.work_id
+                .cmp(&b.work_id)
+                .then(a.decided_at_ns.cmp(&b.decided_at_ns))
+        });
+        out
+    }
+}
+
+#[derive(Clone)]
+pub struct BbsGrpc {
+    pub(crate) bbs: Bbs,
+    pub(crate) decisions: Arc<DecisionLog>,
+}
+
+impl BbsGrpc {
+    pub fn new(bbs: Bbs, decisions: Arc<DecisionLog>) -> Self {
+        BbsGrpc { bbs, decisions }
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
+type R<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl BbsService for BbsGrpc {
+    async fn ping(&self, _: Request<pb::PingRequest>) -> R<pb::PingResponse> {
+        self.ping_impl().await
+    }
+    async fn domains(&self, _: Request<pb::DomainsRequest>) -> R<pb::DomainsResponse> {
+        self.domains_impl().await
+    }
+    async fn upsert_domain(
+        &self,
+        r: Request<pb::UpsertDomainRequest>,
+    ) -> R<pb::UpsertDomainResponse> {
+        self.upsert_domain_impl(r).await
+    }
+    async fn cells(&self, _: Request<pb::CellsRequest>) -> R<pb::CellsResponse> {
+        self.cells_impl().await
+    }
+    async fn report_cell(&self, r: Request<pb::ReportCellRequest>) -> R<pb::ReportCellResponse> {
+        self.report_cell_impl(r).await
+    }
+    async fn desire_task(&self, r: Request<pb::DesireTaskRequest>) -> R<pb::DesireTaskResponse> {
+        self.desire_task_impl(r).await
+    }
+    async fn tasks(&self, r: Request<pb::TasksRequest>) -> R<pb::TasksResponse> {
+        self.tasks_impl(r).await
+    }
+    async fn task_by_guid(&self, r: Request<pb::TaskByGuidRequest>) -> R<pb::TaskByGuidResponse> {
+        self.task_by_guid_impl(r).await
+    }
+    async fn cancel_task(&self, r: Request<pb::CancelTaskRequest>) -> R<pb::CancelTaskResponse> {
+        self.cancel_task_impl(r).await
+    }
+    async fn resolving_task(
+        &self,
+        r: Request<pb::ResolvingTaskRequest>,
+    ) -> R<pb::ResolvingTaskResponse> {
+        self.resolving_task_impl(r).await
+    }
+    async fn delete_task(&self, r: Request<pb::DeleteTaskRequest>) -> R<pb::DeleteTaskResponse> {
+        self.delete_task_impl(r).await
+    }
+    async fn start_task(&self, r: Request<pb::StartTaskRequest>) -> R<pb::StartTaskResponse> {
+        self.start_task_impl(r).await
+    }
+    async fn complete_task(
+        &self,
+        r: Request<pb::CompleteTaskRequest>,
+    ) -> R<pb::CompleteTaskResponse> {
+        self.complete_task_impl(r).await
+    }
+    async fn reject_task(&self, r: Request<pb::RejectTaskRequest>) -> R<pb::RejectTaskResponse> {
+        self.reject_task_impl(r).await
+    }
+    async fn fail_task(&self, r: Request<pb::FailTaskRequest>) -> R<pb::FailTaskResponse> {
+        self.fail_task_impl(r).await
+    }
+    async fn desire_lrp(&self, r: Request<pb::DesireLrpRequest>) -> R<pb::DesireLrpResponse> {
+        self.desire_lrp_impl(r).await
+    }
+    async fn update_desired_lrp(
+        &self,
+        r: Request<pb::UpdateDesiredLrpRequest>,
+    ) -> R<pb::UpdateDesiredLrpResponse> {
+        self.update_desired_lrp_impl(r).await
+    }
+    async fn remove_desired_lrp(
+        &self,
+        r: Request<pb::RemoveDesiredLrpRequest>,
+    ) -> R<pb::RemoveDesiredLrpResponse> {
+        self.remove_desired_lrp_impl(r).await
+    }
+    async fn desired_lrps(&self, r: Request<pb::DesiredLrpsRequest>) -> R<pb::DesiredLrpsResponse> {
+        self.desired_lrps_impl(r).await
+    }
+    async fn desired_lrp_by_process_guid(
+        &self,
+        r: Request<pb::DesiredLrpByProcessGuidRequest>,
+    ) -> R<pb::DesiredLrpByProcessGuidResponse> {
+        self.desired_lrp_by_process_guid_impl(r).await
+    }
+    async fn desired_lrp_scheduling_infos(
+        &self,
+        r: Request<pb::DesiredLrpSchedulingInfosRequest>,
+    ) -> R<pb::DesiredLrpSchedulingInfosResponse> {
+        self.scheduling_infos_impl(r).await
+    }
+    async fn actual_lrps(&self, r: Request<pb::ActualLrpsRequest>) -> R<pb::ActualLrpsResponse> {
+        self.actual_lrps_impl(r).await
+    }
+    async fn claim_actual_lrp(
+        &self,
+        r: Request<pb::ClaimActualLrpRequest>,
+    ) -> R<pb::ClaimActualLrpResponse> {
+        self.claim_impl(r).await
+    }
+    async fn start_actual_lrp(
+        &self,
+        r: Request<pb::StartActualLrpRequest>,
+    ) -> R<pb::StartActualLrpResponse> {
+        self.start_impl(r).await
+    }
+    async fn crash_actual_lrp(
+        &self,
+        r: Request<pb::CrashActualLrpRequest>,
+    ) -> R<pb::CrashActualLrpResponse> {
+        self.crash_impl(r).await
+    }
+    async fn fail_actual_lrp(
+        &self,
+        r: Request<pb::FailActualLrpRequest>,
+    ) -> R<pb::FailActualLrpResponse> {
+        self.fail_impl(r).await
+    }
+    async fn remove_actual_lrp(
+        &self,
+        r: Request<pb::RemoveActualLrpRequest>,
+    ) -> R<pb::RemoveActualLrpResponse> {
+        self.remove_impl(r).await
+    }
+    async fn retire_actual_lrp(
+        &self,
+        r: Request<pb::RetireActualLrpRequest>,
+    ) -> R<pb::RetireActualLrpResponse> {
+        self.retire_impl(r).await
+    }
+    async fn evacuate_claimed_actual_lrp(
+        &self,
+        r: Request<pb::EvacuateClaimedActualLrpRequest>,
+    ) -> R<pb::EvacuateClaimedActualLrpResponse> {
+        self.evacuate_claimed_impl(r).await
+    }
+    async fn evacuate_crashed_actual_lrp(
+        &self,
+        r: Request<pb::EvacuateCrashedActualLrpRequest>,
+    ) -> R<pb::EvacuateCrashedActualLrpResponse> {
+        self.evacuate_crashed_impl(r).await
+    }
+    async fn evacuate_stopped_actual_lrp(
+        &self,
+        r: Request<pb::EvacuateStoppedActualLrpRequest>,
+    ) -> R<pb::EvacuateStoppedActualLrpResponse> {
+        self.evacuate_stopped_impl(r).await
+    }
+    async fn evacuate_running_actual_lrp(
+        &self,
+        r: Request<pb::EvacuateRunningActualLrpRequest>,
+    ) -> R<pb::EvacuateRunningActualLrpResponse> {
+        self.evacuate_running_impl(r).await
+    }
+    async fn remove_evacuating_actual_lrp(
+        &self,
+        r: Request<pb::RemoveEvacuatingActualLrpRequest>,
+    ) -> R<pb::RemoveEvacuatingActualLrpResponse> {
+        self.remove_evacuating_impl(r).await
+    }
+
+    async fn placement_decisions(
+        &self,
+        r: Request<pb::PlacementDecisionsRequest>,
+    ) -> R<pb::PlacementDecisionsResponse> {
+        let pb::PlacementDecisionsRequest { kind, guid, index } = r.into_inner();
+        let decisions = match (pb::PlacementKind::try_from(kind), index) {
+            (Ok(pb::PlacementKind::Task), _) => self.decisions.get(&format!("task/{guid}")),
+            (Ok(pb::PlacementKind::Lrp), Some(i)) => self.decisions.get(&format!("lrp/{guid}/{i}")),
+            (Ok(pb::PlacementKind::Lrp), None) => {
+                self.decisions.with_prefix(&format!("lrp/{guid}/"))
+            }
+            _ => {
+                return Err(Status::invalid_argument(
+                    "invalid field: kind must be task or lrp",
+                ))
+            }
+        };
+        Ok(Response::new(pb::PlacementDecisionsResponse { decisions }))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, r: Request<pb::WatchRequest>) -> R<Self::WatchStream> {
+        let pb::WatchRequest {
+            kinds,
+            process_guid,
+            cell_id,
+            since_revision,
+        } = r.into_inner();
+        for k in &kinds {
+            if !matches!(k.as_str(), "task" | "desired_lrp" | "actual_lrp") {
+                return Err(Status::invalid_argument(format!(
+                    "invalid field: kinds has {k:?}; expected task, desired_lrp or actual_lrp"
+                )));
+            }
+        }
+        let filter = WatchFilter {
+            kinds,
+            process_guid,
+            cell_id,
+        };
+        let since = (since_revision > 0).then_some(since_revision);
+        let stream = self.bbs.watch(filter, since).await.map_err(status)?;
+        let out = stream.map(|item| match item {
+            Ok(w) => Ok(pb::WatchEvent {
+                revision: w.revision,
+                event: Some(w.event.into()),
+            }),
+            Err(e) => Err(status(e)),
+        });
+        Ok(Response::new(Box::pin(out)))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// PEM server certificate and key; plain HTTP/2 when absent.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Serves the BBS and the gRPC health service until `shutdown` resolves.
+pub async fn serve(
+    grpc: BbsGrpc,
+    listener: tokio::net::TcpListener,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<BbsServer<BbsGrpc>>().await;
+    let mut builder = Server::builder();
+    if let Some((cert, key)) = opts.tls {
+        builder =
+            builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+    }
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    builder
+        .add_service(health)
+        .add_service(BbsServer::new(grpc).max_decoding_message_size(64 * 1024 * 1024))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

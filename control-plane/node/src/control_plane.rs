@@ -1,0 +1,208 @@
+//! The control plane of one node: store, BBS over gRPC, the auctioneer and
+//! the converger, each running while it holds its lock.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use diego_auctioneer::{Auctioneer, AuctioneerConfig, GrpcReps};
+use diego_bbs::collab::BoxFut;
+use diego_bbs::grpc::{BbsGrpc, DecisionLog, ServeOptions};
+use diego_bbs::{AuctionRequester, Bbs, BbsConfig, ConvergenceConfig, LrpAuction, SystemClock};
+use diego_coordination::LockTable;
+use diego_model::Task;
+use diego_store::{AtRest, EmbeddedOptions};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::cells::Cells;
+use crate::sink::BbsSink;
+use crate::NodeError;
+
+#[derive(Debug, Clone)]
+pub struct ControlPlaneConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub at_rest: AtRest,
+    /// Convergence period (Diego: 30 s); a lost cell triggers a pass at once.
+    pub converge_interval_ms: u64,
+    pub convergence: ConvergenceConfig,
+    pub auctioneer: AuctioneerConfig,
+    pub bbs: BbsConfig,
+    /// PEM certificate and key for TLS on the API; plain when absent.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ControlPlaneConfig {
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        ControlPlaneConfig {
+            listen,
+            data_dir,
+            at_rest: AtRest::Encrypted,
+            converge_interval_ms: 30_000,
+            convergence: ConvergenceConfig::default(),
+            auctioneer: AuctioneerConfig::default(),
+            bbs: BbsConfig::default(),
+            tls: None,
+        }
+    }
+}
+
+/// The auctioneer is built after the BBS (its results go to the BBS), so the
+/// BBS gets this slot and the auctioneer is put in it.
+#[derive(Default)]
+struct AuctioneerSlot(OnceLock<Auctioneer>);
+
+impl AuctionRequester for AuctioneerSlot {
+    fn request_lrp_auctions(&self, starts: Vec<LrpAuction>) -> BoxFut<'_, Result<(), String>> {
+        match self.0.get() {
+            Some(a) => a.request_lrp_auctions(starts),
+            None => Box::pin(async { Err("auctioneer not running yet".to_string()) }),
+        }
+    }
+    fn request_task_auctions(&self, tasks: Vec<Task>) -> BoxFut<'_, Result<(), String>> {
+        match self.0.get() {
+            Some(a) => a.request_task_auctions(tasks),
+            None => Box::pin(async { Err("auctioneer not running yet".to_string()) }),
+        }
+    }
+}
+
+pub struct ControlPlane {
+    pub addr: SocketAddr,
+    pub bbs: Bbs,
+    pub cells: Arc<Cells>,
+    pub decisions: Arc<DecisionLog>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<()>,
+}
+
+const LOCK_TTL: Duration = Duration::from_secs(15);
+
+impl ControlPlane {
+    pub async fn start(cfg: ControlPlaneConfig) -> Result<Self, NodeError> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            NodeError::Backend(format!(
+                "cannot create data dir {}: {e}",
+                cfg.data_dir.display()
+            ))
+        })?;
+        let store =
+            diego_store::open_local(&cfg.data_dir, cfg.at_rest, EmbeddedOptions::default())?;
+        let reps = Arc::new(GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms));
+        let cells = Arc::new(Cells::new(reps.clone()));
+        let slot = Arc::new(AuctioneerSlot::default());
+        let bbs = Bbs::new(
+            store,
+            Arc::new(SystemClock),
+            slot.clone(),
+            cells.clone(),
+            cfg.bbs.clone(),
+        );
+        let decisions = Arc::new(DecisionLog::default());
+
+        // One process holds every role here; the locks still gate each role
+        // so the same code is right when they are split across processes.
+        let locks = Arc::new(LockTable::new());
+        let owner = uuid::Uuid::new_v4().to_string();
+        for role in ["bbs", "auctioneer", "converger"] {
+            locks
+                .lock(role, &owner, LOCK_TTL)
+                .map_err(|e| NodeError::Backend(e.to_string()))?;
+        }
+
+        let sink = Arc::new(BbsSink {
+            bbs: bbs.clone(),
+            decisions: decisions.clone(),
+        });
+        let auctioneer = Auctioneer::new(cells.clone(), reps, sink, cfg.auctioneer.clone());
+        let _ = slot.0.set(auctioneer.clone());
+
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                addr: cfg.listen.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| NodeError::Listen {
+            addr: cfg.listen.to_string(),
+            source,
+        })?;
+        let (shutdown, mut rx) = watch::channel(false);
+        let grpc = BbsGrpc::new(bbs.clone(), decisions.clone());
+        let opts = ServeOptions {
+            tls: cfg.tls.clone(),
+        };
+        let server = tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|v| *v).await;
+            };
+            if let Err(e) = diego_bbs::grpc::serve(grpc, listener, opts, stop).await {
+                tracing::error!(error = %e, "bbs grpc server stopped");
+            }
+        });
+
+        let trigger = Arc::new(Notify::new());
+        let mut tasks = vec![
+            auctioneer.spawn(),
+            diego_bbs::spawn_converger(
+                bbs.clone(),
+                cfg.convergence.clone(),
+                cfg.converge_interval_ms,
+                trigger.clone(),
+            ),
+        ];
+        // Presences expire lazily; sweep every second so a lost cell is seen
+        // quickly, and run a convergence pass when one goes.
+        let presences = cells.presences.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                presences.sweep();
+            }
+        }));
+        let presences = cells.presences.clone();
+        let t = trigger.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                presences.lost.notified().await;
+                t.notify_one();
+            }
+        }));
+        let l = locks.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LOCK_TTL / 3).await;
+                for role in ["bbs", "auctioneer", "converger"] {
+                    if let Err(e) = l.lock(role, &owner, LOCK_TTL) {
+                        tracing::error!(error = %e, role, "lost the lock");
+                    }
+                }
+            }
+        }));
+        Ok(ControlPlane {
+            addr,
+            bbs,
+            cells,
+            decisions,
+            shutdown,
+            tasks,
+            server,
+        })
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and every background loop.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+    }
+}

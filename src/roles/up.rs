@@ -1,0 +1,72 @@
+//! `diego up`: every role in one process on the embedded store, with local
+//! cells on real containers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use diego_node::{BackendKind, CellConfig, LocalCell};
+
+#[derive(Args, Debug, Clone)]
+pub struct UpArgs {
+    #[arg(long, env = "DIEGO_DATA_DIR", default_value = ".diego")]
+    pub data_dir: PathBuf,
+    /// How many local cells (zones z1, z2, ... in turn).
+    #[arg(long, default_value_t = 2)]
+    pub cells: u8,
+    /// The gRPC API address.
+    #[arg(long, env = "DIEGO_LISTEN", default_value = "127.0.0.1:8889")]
+    pub listen: SocketAddr,
+    /// Memory per cell in MB.
+    #[arg(long, default_value_t = 4096)]
+    pub cell_memory_mb: u64,
+    /// Convergence period in milliseconds.
+    #[arg(long, env = "DIEGO_CONVERGE_INTERVAL_MS", default_value_t = 30_000)]
+    pub converge_interval_ms: u64,
+    /// Run the cells on the in-memory fake backend instead of runc.
+    #[arg(long, hide = true)]
+    pub fake_cells: bool,
+}
+
+pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
+    super::init_tracing();
+    let bbs_args = super::bbs::BbsArgs {
+        listen: a.listen,
+        data_dir: a.data_dir.clone(),
+        store: "embedded".into(),
+        converge_interval_ms: a.converge_interval_ms,
+        plaintext: false,
+    };
+    let cp = super::bbs::start(&bbs_args).await?;
+    let api = cp.api_url();
+    let mut cells = Vec::new();
+    for i in 0..a.cells {
+        let id = format!("cell-{}", i + 1);
+        let zone = format!("z{}", (i % 2) + 1);
+        let mut cfg = CellConfig::new(&id, &zone, &api, i);
+        cfg.memory_mb = a.cell_memory_mb;
+        cfg.state_dir = a.data_dir.join("cells").join(&id);
+        if a.fake_cells {
+            cfg.backend = BackendKind::Fake;
+        }
+        let cell = match LocalCell::start(cfg).await {
+            Ok(c) => c,
+            Err(e) => {
+                cp.stop().await;
+                anyhow::bail!("cannot start cell {id}: {e}");
+            }
+        };
+        println!("cell {id} (zone {zone}): rep api http://{}", cell.addr);
+        cells.push(cell);
+    }
+    println!("bbs api: {api}");
+    println!("data dir: {}", a.data_dir.display());
+    println!("ready: try `diego task create -f task.json --wait`, `diego lrp list`, `diego actual list`, `diego events`");
+    super::wait_for_signal().await;
+    println!("shutting down: stopping containers");
+    for c in cells {
+        c.stop().await;
+    }
+    cp.stop().await;
+    Ok(0)
+}
