@@ -42,8 +42,10 @@ pub struct Cli {
 pub enum Command {
     /// Every role in one process on the embedded store.
     Up(crate::roles::up::UpArgs),
-    /// The BBS role alone.
+    /// The control plane alone (BBS API, auctioneer, converger).
     Bbs(crate::roles::bbs::BbsArgs),
+    /// One cell reporting to a BBS.
+    Cell(crate::roles::cell::CellArgs),
     /// Tasks: create, list, get, cancel, delete.
     #[command(subcommand)]
     Task(task::TaskCmd),
@@ -106,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Up(a) => crate::roles::up::run(a.clone()).await,
         Command::Bbs(a) => crate::roles::bbs::run(a.clone()).await,
+        Command::Cell(a) => crate::roles::cell::run(a.clone()).await,
         Command::Task(c) => task::run(&cli, c, fmt).await,
         Command::Lrp(c) => lrp::run(&cli, c, fmt).await,
         Command::Actual(c) => lrp::run_actual(&cli, c, fmt).await,

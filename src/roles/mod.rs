@@ -1,6 +1,7 @@
 //! Server roles.
 
 pub mod bbs;
+pub mod cell;
 pub mod up;
 
 pub fn init_tracing() {

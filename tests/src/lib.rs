@@ -1,1 +1,1 @@
-//! end-to-end scenarios on the real stack
+//! Cross-crate tests live in `tests/`; this library is empty on purpose.

@@ -58,6 +58,69 @@ pub struct CellVerdict {
     pub verdict: Verdict,
 }
 
+/// One line per cell for `diego why`, e.g. `filtered: rootfs`, `insufficient resources:
+/// memory` or `score 0.412 = resource 0.162 + starting 0.25 + same process 0 + tasks 0`.
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Filtered(constraint) => write!(f, "filtered: {}", constraint.as_str()),
+            Verdict::Insufficient(problems) if problems.is_empty() => {
+                f.write_str("insufficient resources")
+            }
+            Verdict::Insufficient(problems) => write!(f, "insufficient resources: {problems}"),
+            Verdict::Scored { parts, named } => {
+                write!(
+                    f,
+                    "score {} = resource {} + starting {} + same process {} + tasks {}",
+                    Num(parts.total()),
+                    Num(parts.resource),
+                    Num(parts.starting),
+                    Num(parts.same_process),
+                    Num(parts.tasks),
+                )?;
+                // Bin-pack and plugin terms are zero under Diego's defaults; printing them
+                // only when they count keeps the common line short.
+                if parts.bin_pack != 0.0 {
+                    write!(f, " + bin pack {}", Num(parts.bin_pack))?;
+                }
+                if parts.plugin != 0.0 || !named.is_empty() {
+                    write!(f, " + plugins {}", Num(parts.plugin))?;
+                }
+                if !named.is_empty() {
+                    f.write_str(" (")?;
+                    for (i, (name, value)) in named.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{name} {}", Num(*value))?;
+                    }
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
+            Verdict::ZoneSkipped => f.write_str("not scored: its zone has more instances"),
+        }
+    }
+}
+
+impl fmt::Display for CellVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.cell_id, self.verdict)
+    }
+}
+
+/// A score term for people: three decimals, trailing zeros dropped (`0.25`, `1000`, `0`).
+struct Num(f64);
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = format!("{:.3}", self.0);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        // `-0.0001` rounds to `-0.000`, which trims to `-0`.
+        f.write_str(if text == "-0" || text.is_empty() { "0" } else { text })
+    }
+}
+
 /// Counts of cell verdicts for one decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

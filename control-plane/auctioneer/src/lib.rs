@@ -10,6 +10,7 @@
 
 mod batch;
 mod grpc_rep;
+mod requests;
 mod runner;
 pub mod sim;
 mod wire;
@@ -21,7 +22,7 @@ use diego_auction::{CellState, LrpStart, TaskStart};
 use diego_model::{ActualLrpKey, CellPresence};
 
 pub use grpc_rep::GrpcReps;
-pub use runner::{Auctioneer, AuctioneerConfig};
+pub use runner::{log_id, Auctioneer, AuctioneerConfig, HANDED_BACK};
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -1,18 +1,23 @@
 //! The batching loop (spec §8.2), streaming: no fixed tick.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diego_auction::{
-    schedule, AuctionConfig, CellState, Decision, DiegoScorer, LrpStart, Outcome, Scorer, TaskStart,
+    schedule, AuctionConfig, CellState, Decision, DiegoScorer, LrpStart, Scorer, TaskStart, WorkId,
 };
-use diego_bbs::{AuctionRequester, LrpAuction};
-use diego_model::{ActualLrpKey, CellPresence, Task};
+use diego_model::{ActualLrpKey, CellPresence};
 use futures::future::join_all;
 use tokio::sync::Notify;
 
 use crate::batch::Batch;
-use crate::{BoxFut, CellSource, RepClient, ResultSink};
+use crate::requests::invalid;
+use crate::{CellSource, RepClient, ResultSink};
+
+/// The reason given when cells kept handing work back (the rep's own answer
+/// for work it cannot reserve is `insufficient resources`).
+pub const HANDED_BACK: &str = "cell rejected the work: insufficient resources";
 
 #[derive(Debug, Clone)]
 pub struct AuctioneerConfig {
@@ -81,40 +86,35 @@ impl Auctioneer {
     /// Queues work. Invalid requests are not dropped silently (as the
     /// original does): they are failed back to the BBS with the reason.
     pub fn submit(&self, lrps: Vec<LrpStart>, tasks: Vec<TaskStart>) {
-        let mut bad_lrps = Vec::new();
-        let mut bad_tasks = Vec::new();
+        let mut bad = Vec::new();
         {
             let mut batch = self.inner.batch.lock().unwrap_or_else(|p| p.into_inner());
             for l in lrps {
                 match invalid(&l.process_guid, l.memory_mb, l.disk_mb, &l.rootfs) {
-                    Some(reason) => bad_lrps.push((l, reason)),
+                    Some(reason) => bad.push((Work::Lrp(l), reason)),
                     None => batch.add_lrp(l, 0),
                 }
             }
             for t in tasks {
                 match invalid(&t.task_guid, t.memory_mb, t.disk_mb, &t.rootfs) {
-                    Some(reason) => bad_tasks.push((t, reason)),
+                    Some(reason) => bad.push((Work::Task(t), reason)),
                     None => batch.add_task(t, 0),
                 }
             }
         }
         self.inner.wake.notify_one();
-        if bad_lrps.is_empty() && bad_tasks.is_empty() {
+        if bad.is_empty() {
             return;
         }
-        let sink = self.inner.sink.clone();
+        let me = self.clone();
         tokio::spawn(async move {
-            for (l, reason) in bad_lrps {
-                tracing::warn!(process_guid = %l.process_guid, %reason, "invalid lrp start request");
-                if !l.process_guid.is_empty() {
-                    let key = ActualLrpKey::new(&l.process_guid, l.index, &l.domain);
-                    sink.fail_lrp(&key, &reason).await;
-                }
-            }
-            for (t, reason) in bad_tasks {
-                tracing::warn!(task_guid = %t.task_guid, %reason, "invalid task start request");
-                if !t.task_guid.is_empty() {
-                    sink.reject_task(&t.task_guid, &reason).await;
+            for (work, reason) in bad {
+                tracing::warn!(work = %work.id(), %reason, "invalid auction request");
+                // With no guid there is nothing in the BBS to fail; the warning is all.
+                if !work.guid().is_empty() {
+                    let summary = format!("{}: not placed: {reason}", work.id());
+                    me.inner.sink.record(work.log_id(), summary, Vec::new());
+                    me.fail(&work, &reason).await;
                 }
             }
         });
@@ -131,8 +131,16 @@ impl Auctioneer {
         })
     }
 
+    /// Queued work not yet taken into a batch: (lrp instances, tasks).
+    pub fn pending(&self) -> (usize, usize) {
+        let batch = self.inner.batch.lock().unwrap_or_else(|p| p.into_inner());
+        (batch.lrps.len(), batch.tasks.len())
+    }
+
     /// One auction: states first, then the batch (so what arrived while
-    /// states were fetched is included), schedule, perform, report.
+    /// states were fetched is included), schedule, perform, report. Work
+    /// arriving after the batch is taken waits for the next one; `submit`'s
+    /// wake-up is remembered by `Notify`, so the loop comes straight back.
     pub async fn run_batch(&self) {
         let inner = &self.inner;
         if inner.batch.lock().map(|b| b.is_empty()).unwrap_or(true) {
@@ -143,20 +151,19 @@ impl Auctioneer {
         if batch.is_empty() {
             return;
         }
-        let attempts_lrp: std::collections::HashMap<(String, i32), u32> = batch
-            .lrps
-            .iter()
-            .map(|(k, (_, a))| (k.clone(), *a))
-            .collect();
-        let attempts_task: std::collections::HashMap<String, u32> = batch
-            .tasks
-            .iter()
-            .map(|(k, (_, a))| (k.clone(), *a))
-            .collect();
-        let lrps: Vec<LrpStart> = batch.lrps.into_values().map(|(l, _)| l).collect();
-        let tasks: Vec<TaskStart> = batch.tasks.into_values().map(|(t, _)| t).collect();
-        let presences: Vec<CellPresence> = states.iter().map(|(p, _)| p.clone()).collect();
-        let cell_states: Vec<CellState> = states.into_iter().map(|(_, s)| s).collect();
+        let mut attempts: HashMap<WorkKey, u32> = HashMap::new();
+        let mut lrps = Vec::with_capacity(batch.lrps.len());
+        for (key, (l, n)) in batch.lrps {
+            attempts.insert(WorkKey::Lrp(key.0, key.1), n);
+            lrps.push(l);
+        }
+        let mut tasks = Vec::with_capacity(batch.tasks.len());
+        for (guid, (t, n)) in batch.tasks {
+            attempts.insert(WorkKey::Task(guid), n);
+            tasks.push(t);
+        }
+        let (presences, cell_states): (Vec<CellPresence>, Vec<CellState>) =
+            states.into_iter().unzip();
 
         let mut config = inner.config.auction.clone();
         config.explain = lrps.len() + tasks.len() <= inner.config.explain_max_batch;
@@ -166,99 +173,96 @@ impl Auctioneer {
         })
         .await
         .expect("the auction is pure and does not panic");
-
         for d in &plan.decisions {
             self.record(d);
         }
-        for (l, e) in &plan.failed_lrps {
-            let key = ActualLrpKey::new(&l.process_guid, l.index, &l.domain);
-            inner.sink.fail_lrp(&key, &e.to_string()).await;
-        }
-        for (t, e) in &plan.failed_tasks {
-            inner.sink.reject_task(&t.task_guid, &e.to_string()).await;
-        }
 
-        // One Perform per winning cell, concurrently.
-        let performs = plan.assignments.into_iter().filter_map(|(cell_id, work)| {
-            let presence = presences.iter().find(|p| p.cell_id == cell_id)?.clone();
+        // Failures go to the BBS while the winners are told, not before:
+        // neither waits on the other.
+        let failures = plan
+            .failed_lrps
+            .into_iter()
+            .map(|(l, e)| (Work::Lrp(l), e.to_string()))
+            .chain(
+                plan.failed_tasks
+                    .into_iter()
+                    .map(|(t, e)| (Work::Task(t), e.to_string())),
+            )
+            .collect::<Vec<_>>();
+        let failing = join_all(failures.iter().map(|(w, reason)| self.fail(w, reason)));
+        let performs = join_all(plan.assignments.into_iter().filter_map(|(cell_id, work)| {
+            let presence = presences.iter().find(|p| p.cell_id == cell_id)?;
             Some(async move {
-                let res = inner
-                    .reps
-                    .perform(&presence, work.lrps.clone(), work.tasks.clone())
-                    .await;
-                (presence, work, res)
+                let res = inner.reps.perform(presence, work.lrps, work.tasks).await;
+                (presence, res)
             })
-        });
+        }));
+        let (_, performed) = futures::join!(failing, performs);
+
+        let mut handed_back = Vec::new();
+        for (presence, res) in performed {
+            match res {
+                Ok((lrps_back, tasks_back)) => handed_back.extend(
+                    lrps_back
+                        .into_iter()
+                        .map(Work::Lrp)
+                        .chain(tasks_back.into_iter().map(Work::Task)),
+                ),
+                // Diego marks nothing failed here (the work may have landed);
+                // convergence repairs whatever did not.
+                Err(e) => tracing::warn!(cell = %presence.cell_id, error = %e, "perform failed"),
+            }
+        }
+        self.retry_or_fail(handed_back, &attempts).await;
+    }
+
+    /// Work a cell handed back goes into the next batch, which fetches fresh
+    /// states, until it has been handed back `perform_retries` times.
+    async fn retry_or_fail(&self, handed_back: Vec<Work>, attempts: &HashMap<WorkKey, u32>) {
+        let inner = &self.inner;
+        let mut exhausted = Vec::new();
         let mut retry = false;
-        for (presence, work, res) in join_all(performs).await {
-            let (lrps_back, tasks_back) = match res {
-                Ok(back) => back,
-                Err(e) => {
-                    // Diego marks nothing failed here (the work may have
-                    // landed); convergence repairs whatever did not.
-                    tracing::warn!(cell = %presence.cell_id, error = %e, "perform failed");
+        {
+            let mut batch = inner.batch.lock().unwrap_or_else(|p| p.into_inner());
+            for work in handed_back {
+                let n = attempts.get(&work.key()).copied().unwrap_or(0) + 1;
+                if n > inner.config.perform_retries {
+                    exhausted.push((work, n));
                     continue;
                 }
-            };
-            let _ = work;
-            let mut batch = inner.batch.lock().unwrap_or_else(|p| p.into_inner());
-            for l in lrps_back {
-                let n = attempts_lrp
-                    .get(&(l.process_guid.clone(), l.index))
-                    .copied()
-                    .unwrap_or(0)
-                    + 1;
-                if n <= inner.config.perform_retries {
-                    batch.add_lrp(l, n);
-                    retry = true;
-                } else {
-                    let key = ActualLrpKey::new(&l.process_guid, l.index, &l.domain);
-                    let sink = inner.sink.clone();
-                    tokio::spawn(async move {
-                        sink.fail_lrp(&key, "cell rejected the work: insufficient resources")
-                            .await
-                    });
-                }
-            }
-            for t in tasks_back {
-                let n = attempts_task.get(&t.task_guid).copied().unwrap_or(0) + 1;
-                if n <= inner.config.perform_retries {
-                    batch.add_task(t, n);
-                    retry = true;
-                } else {
-                    let sink = inner.sink.clone();
-                    tokio::spawn(async move {
-                        sink.reject_task(
-                            &t.task_guid,
-                            "cell rejected the work: insufficient resources",
-                        )
-                        .await
-                    });
+                retry = true;
+                match work {
+                    Work::Lrp(l) => batch.add_lrp(l, n),
+                    Work::Task(t) => batch.add_task(t, n),
                 }
             }
         }
         if retry {
             inner.wake.notify_one();
         }
+        join_all(exhausted.iter().map(|(work, n)| async move {
+            let reason = HANDED_BACK;
+            let summary = format!("{}: not placed: {reason} ({n} times)", work.id());
+            inner.sink.record(work.log_id(), summary, Vec::new());
+            self.fail(work, reason).await;
+        }))
+        .await;
+    }
+
+    /// `FailActualLRP` or `RejectTask` with the reason.
+    async fn fail(&self, work: &Work, reason: &str) {
+        match work {
+            Work::Lrp(l) => {
+                let key = ActualLrpKey::new(&l.process_guid, l.index, &l.domain);
+                self.inner.sink.fail_lrp(&key, reason).await
+            }
+            Work::Task(t) => self.inner.sink.reject_task(&t.task_guid, reason).await,
+        }
     }
 
     fn record(&self, d: &Decision) {
-        let work_id = match &d.work {
-            diego_auction::WorkId::Lrp {
-                process_guid,
-                index,
-            } => format!("lrp/{process_guid}/{index}"),
-            diego_auction::WorkId::Task { task_guid } => format!("task/{task_guid}"),
-        };
-        let lines = d
-            .cells
-            .iter()
-            .map(|c| format!("{}: {:?}", c.cell_id, c.verdict))
-            .collect();
-        let summary = match &d.outcome {
-            Outcome::Placed { .. } | Outcome::Failed(_) => d.summary(),
-        };
-        self.inner.sink.record(work_id, summary, lines);
+        let lines = d.cells.iter().map(|c| c.to_string()).collect();
+        self.inner.sink.record(log_id(&d.work), d.summary(), lines);
     }
 
     /// States of every live, healthy, non-evacuating cell, fetched concurrently.
@@ -300,65 +304,57 @@ impl Auctioneer {
     }
 }
 
-/// Why an auction request cannot be placed at all, if it cannot.
-fn invalid(guid: &str, memory_mb: i32, disk_mb: i32, rootfs: &str) -> Option<String> {
-    if guid.is_empty() {
-        return Some("invalid auction request: empty guid".into());
+
+/// The work id the decision log is keyed by (`diego why` looks these up).
+pub fn log_id(work: &WorkId) -> String {
+    match work {
+        WorkId::Lrp {
+            process_guid,
+            index,
+        } => format!("lrp/{process_guid}/{index}"),
+        WorkId::Task { task_guid } => format!("task/{task_guid}"),
     }
-    if memory_mb < 0 || disk_mb < 0 {
-        return Some("invalid auction request: negative resources".into());
-    }
-    if diego_auction::parse_rootfs(rootfs).is_none() {
-        return Some(format!(
-            "invalid auction request: unparsable rootfs {rootfs:?}"
-        ));
-    }
-    None
 }
 
-/// Maps the BBS's requests onto auction inputs.
-impl AuctionRequester for Auctioneer {
-    fn request_lrp_auctions(&self, starts: Vec<LrpAuction>) -> BoxFut<'_, Result<(), String>> {
-        let mut lrps = Vec::new();
-        for s in starts {
-            for index in s.indices {
-                lrps.push(LrpStart {
-                    process_guid: s.info.process_guid.clone(),
-                    domain: s.info.domain.clone(),
-                    index,
-                    memory_mb: s.info.memory_mb,
-                    disk_mb: s.info.disk_mb,
-                    max_pids: s.info.max_pids,
-                    rootfs: s.info.root_fs.clone(),
-                    placement_tags: s.info.placement_tags.clone(),
-                    volume_drivers: s.info.volume_drivers.clone(),
-                });
-            }
+#[derive(Hash, PartialEq, Eq)]
+enum WorkKey {
+    Lrp(String, i32),
+    Task(String),
+}
+
+enum Work {
+    Lrp(LrpStart),
+    Task(TaskStart),
+}
+
+impl Work {
+    fn guid(&self) -> &str {
+        match self {
+            Work::Lrp(l) => &l.process_guid,
+            Work::Task(t) => &t.task_guid,
         }
-        self.submit(lrps, vec![]);
-        Box::pin(async { Ok(()) })
     }
 
-    fn request_task_auctions(&self, tasks: Vec<Task>) -> BoxFut<'_, Result<(), String>> {
-        let tasks = tasks
-            .into_iter()
-            .map(|t| TaskStart {
-                task_guid: t.task_guid,
-                domain: t.domain,
-                memory_mb: t.definition.memory_mb,
-                disk_mb: t.definition.disk_mb,
-                max_pids: t.definition.max_pids,
-                rootfs: t.definition.root_fs,
-                placement_tags: t.definition.placement_tags,
-                volume_drivers: t
-                    .definition
-                    .volume_mounts
-                    .into_iter()
-                    .map(|v| v.driver)
-                    .collect(),
-            })
-            .collect();
-        self.submit(vec![], tasks);
-        Box::pin(async { Ok(()) })
+    fn key(&self) -> WorkKey {
+        match self {
+            Work::Lrp(l) => WorkKey::Lrp(l.process_guid.clone(), l.index),
+            Work::Task(t) => WorkKey::Task(t.task_guid.clone()),
+        }
+    }
+
+    fn id(&self) -> WorkId {
+        match self {
+            Work::Lrp(l) => WorkId::Lrp {
+                process_guid: l.process_guid.clone(),
+                index: l.index,
+            },
+            Work::Task(t) => WorkId::Task {
+                task_guid: t.task_guid.clone(),
+            },
+        }
+    }
+
+    fn log_id(&self) -> String {
+        log_id(&self.id())
     }
 }

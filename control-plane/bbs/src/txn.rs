@@ -27,7 +27,7 @@ impl Change {
     }
 
     /// Inserts a record that must not exist yet.
-    pub fn create<T: serde::Serialize>(&mut self, key: String, value: &T) -> &mut Self {
+    pub fn create<T: codec::Record + Clone>(&mut self, key: String, value: &T) -> &mut Self {
         self.txn.checks.push(Check {
             key: key.clone(),
             expect: Expect::Absent,
@@ -40,7 +40,7 @@ impl Change {
     }
 
     /// Replaces a record read at `read` (fails if it changed since).
-    pub fn update<T: serde::Serialize, U>(&mut self, read: &Versioned<U>, value: &T) -> &mut Self {
+    pub fn update<T: codec::Record + Clone, U>(&mut self, read: &Versioned<U>, value: &T) -> &mut Self {
         self.guard(read);
         self.txn.ops.push(Op::Put {
             key: read.key.clone(),
@@ -78,7 +78,7 @@ impl Change {
 }
 
 impl Bbs {
-    pub(crate) async fn read<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn read<T: codec::Record>(
         &self,
         key: &str,
     ) -> Result<Option<Versioned<T>>> {
@@ -92,7 +92,7 @@ impl Bbs {
         }
     }
 
-    pub(crate) async fn scan<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn scan<T: codec::Record>(
         &self,
         prefix: &str,
     ) -> Result<Vec<Versioned<T>>> {

@@ -214,13 +214,16 @@ impl Bbs {
                 let mut after = row.value.clone();
                 let now = self.now();
                 let outcome = after.crash(ik, reason, &self.config.restart_policy, now)?;
+                // Spec §2.7: the crashed event goes first in its transaction.
                 let mut change = Change::new();
-                change.put_row(&rows, &after).emit(Event::ActualLrpCrashed {
-                    actual_lrp: row.value.clone(),
-                    crash_count: outcome.crash_count,
-                    crash_reason: after.crash_reason.clone(),
-                    since: now,
-                });
+                change
+                    .emit(Event::ActualLrpCrashed {
+                        actual_lrp: row.value.clone(),
+                        crash_count: outcome.crash_count,
+                        crash_reason: after.crash_reason.clone(),
+                        since: now,
+                    })
+                    .put_row(&rows, &after);
                 self.commit(change).await?;
                 Ok(outcome.restart_now)
             })

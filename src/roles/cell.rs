@@ -1,0 +1,46 @@
+//! `diego cell`: one cell (rep + executor on runc) reporting to a BBS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use diego_node::{CellConfig, LocalCell};
+
+#[derive(Args, Debug, Clone)]
+pub struct CellArgs {
+    /// The BBS gRPC API this cell reports to.
+    #[arg(long, env = "DIEGO_BBS", default_value = "http://127.0.0.1:8889")]
+    pub bbs: String,
+    #[arg(long, env = "DIEGO_CELL_ID")]
+    pub cell_id: String,
+    #[arg(long, env = "DIEGO_ZONE", default_value = "z1")]
+    pub zone: String,
+    /// The rep API address; the auctioneer must be able to reach it.
+    #[arg(long, env = "DIEGO_REP_LISTEN", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    #[arg(long, default_value_t = 4096)]
+    pub memory_mb: u64,
+    #[arg(long, default_value_t = 16384)]
+    pub disk_mb: u64,
+    /// Keeps several cells on one machine apart (container subnet, host ports).
+    #[arg(long, default_value_t = 0)]
+    pub cell_number: u8,
+    #[arg(long, env = "DIEGO_DATA_DIR", default_value = ".diego")]
+    pub data_dir: PathBuf,
+}
+
+pub async fn run(a: CellArgs) -> anyhow::Result<i32> {
+    super::init_tracing();
+    let mut cfg = CellConfig::new(&a.cell_id, &a.zone, &a.bbs, a.cell_number);
+    cfg.listen = a.listen;
+    cfg.memory_mb = a.memory_mb;
+    cfg.disk_mb = a.disk_mb;
+    cfg.state_dir = a.data_dir.join("cells").join(&a.cell_id);
+    let cell = LocalCell::start(cfg).await?;
+    println!("cell {} (zone {}): rep api http://{}", a.cell_id, a.zone, cell.addr);
+    super::wait_for_signal().await;
+    // A drain: hand running instances over to other cells first.
+    cell.rep.evacuate().await;
+    cell.stop().await;
+    Ok(0)
+}
