@@ -23,6 +23,11 @@ pub struct BbsArgs {
     /// Store records in plaintext (encryption at rest is on by default).
     #[arg(long)]
     pub plaintext: bool,
+    /// Serve the API over TLS with this PEM certificate (and --tls-key-file).
+    #[arg(long, env = "DIEGO_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[arg(long, env = "DIEGO_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 pub async fn run(a: BbsArgs) -> anyhow::Result<i32> {
@@ -42,6 +47,12 @@ pub async fn start(a: &BbsArgs) -> anyhow::Result<ControlPlane> {
     cfg.converge_interval_ms = a.converge_interval_ms;
     if a.plaintext {
         cfg.at_rest = diego_store::AtRest::Plaintext;
+    }
+    if let (Some(cert), Some(key)) = (&a.tls_cert_file, &a.tls_key_file) {
+        let read = |p: &PathBuf| {
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+        };
+        cfg.tls = Some((read(cert)?, read(key)?));
     }
     Ok(ControlPlane::start(cfg).await?)
 }

@@ -37,7 +37,10 @@ pub async fn run(a: CellArgs) -> anyhow::Result<i32> {
     cfg.disk_mb = a.disk_mb;
     cfg.state_dir = a.data_dir.join("cells").join(&a.cell_id);
     let cell = LocalCell::start(cfg).await?;
-    println!("cell {} (zone {}): rep api http://{}", a.cell_id, a.zone, cell.addr);
+    println!(
+        "cell {} (zone {}): rep api http://{}",
+        a.cell_id, a.zone, cell.addr
+    );
     super::wait_for_signal().await;
     // A drain: hand running instances over to other cells first.
     cell.rep.evacuate().await;

@@ -36,6 +36,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
         store: "embedded".into(),
         converge_interval_ms: a.converge_interval_ms,
         plaintext: false,
+        tls_cert_file: None,
+        tls_key_file: None,
     };
     let cp = super::bbs::start(&bbs_args).await?;
     let api = cp.api_url();

@@ -19,14 +19,20 @@ async fn a_task_runs_once_and_completes_with_its_result() {
         // The fake backend's scripts do not write files.
         t.definition.result_file.clear();
     }
-    c.client.desire_task(&t.task_guid, &t.domain, t.definition.clone()).await.unwrap();
+    c.client
+        .desire_task(&t.task_guid, &t.domain, t.definition.clone())
+        .await
+        .unwrap();
     let done = c.wait_task("once", TaskState::Completed).await;
     assert!(!done.failed, "task failed: {}", done.failure_reason);
     if c.backend == BackendKind::Oci {
         assert_eq!(done.result.trim(), "ran", "the task ran exactly once");
     }
     // Completed tasks leave no container behind.
-    wait_for("task container gone", 30, || async { c.containers().is_empty().then_some(()) }).await;
+    wait_for("task container gone", 30, || async {
+        c.containers().is_empty().then_some(())
+    })
+    .await;
     c.client.resolving_task("once").await.unwrap();
     c.client.delete_task("once").await.unwrap();
     c.stop().await;
@@ -36,17 +42,26 @@ async fn a_task_runs_once_and_completes_with_its_result() {
 async fn cancelling_a_running_task_stops_its_container() {
     let c = Cluster::start(1).await;
     let t = task_json("long", "sleep 600");
-    c.client.desire_task(&t.task_guid, &t.domain, t.definition.clone()).await.unwrap();
+    c.client
+        .desire_task(&t.task_guid, &t.domain, t.definition.clone())
+        .await
+        .unwrap();
     c.wait_task("long", TaskState::Running).await;
     wait_for("task container running", 60, || async {
-        c.containers().iter().any(|k| k.guid == "long" && k.state == diego_executor::ContainerState::Running).then_some(())
+        c.containers()
+            .iter()
+            .any(|k| k.guid == "long" && k.state == diego_executor::ContainerState::Running)
+            .then_some(())
     })
     .await;
     c.client.cancel_task("long").await.unwrap();
     let t = c.task("long").await;
     assert_eq!(t.state, TaskState::Completed);
     assert_eq!(t.failure_reason, "task was cancelled");
-    wait_for("cancelled container removed", 30, || async { c.containers().is_empty().then_some(()) }).await;
+    wait_for("cancelled container removed", 30, || async {
+        c.containers().is_empty().then_some(())
+    })
+    .await;
     c.stop().await;
 }
 
@@ -54,7 +69,10 @@ async fn cancelling_a_running_task_stops_its_container() {
 async fn a_task_whose_cell_dies_fails_and_never_runs_again() {
     let mut c = Cluster::start(2).await;
     let t = task_json("doomed", "sleep 600");
-    c.client.desire_task(&t.task_guid, &t.domain, t.definition.clone()).await.unwrap();
+    c.client
+        .desire_task(&t.task_guid, &t.domain, t.definition.clone())
+        .await
+        .unwrap();
     let running = c.wait_task("doomed", TaskState::Running).await;
     c.kill_cell(&running.cell_id).await;
     let done = c.wait_task("doomed", TaskState::Completed).await;
@@ -62,7 +80,10 @@ async fn a_task_whose_cell_dies_fails_and_never_runs_again() {
     assert_eq!(done.failure_reason, "cell disappeared before completion");
     // The surviving cell never gets it.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(c.containers().iter().all(|k| k.guid != "doomed"), "the task ran a second time");
+    assert!(
+        c.containers().iter().all(|k| k.guid != "doomed"),
+        "the task ran a second time"
+    );
     c.stop().await;
 }
 
@@ -75,10 +96,16 @@ async fn an_lrp_runs_scales_up_and_down_and_is_deleted() {
         for a in &running {
             let port = a.net_info.ports[0].host_port;
             let body = http_get(&a.net_info.address, port).await;
-            assert!(body.contains(&format!("hello from {}", a.key.index)), "instance answered {body:?}");
+            assert!(
+                body.contains(&format!("hello from {}", a.key.index)),
+                "instance answered {body:?}"
+            );
         }
     }
-    let scale = |n| DesiredLrpUpdate { instances: Some(n), ..Default::default() };
+    let scale = |n| DesiredLrpUpdate {
+        instances: Some(n),
+        ..Default::default()
+    };
     c.client.update_desired_lrp("web", scale(5)).await.unwrap();
     c.wait_running("web", 5).await;
     c.client.update_desired_lrp("web", scale(2)).await.unwrap();
@@ -86,7 +113,10 @@ async fn an_lrp_runs_scales_up_and_down_and_is_deleted() {
     let mut idx: Vec<i32> = left.iter().map(|a| a.key.index).collect();
     idx.sort();
     assert_eq!(idx, vec![0, 1], "the extras (indices 2..5) were retired");
-    wait_for("two containers", 30, || async { (c.containers().len() == 2).then_some(()) }).await;
+    wait_for("two containers", 30, || async {
+        (c.containers().len() == 2).then_some(())
+    })
+    .await;
     c.client.remove_desired_lrp("web").await.unwrap();
     wait_for("lrp gone", 30, || async {
         (c.actuals("web").await.is_empty() && c.containers().is_empty()).then_some(())
@@ -117,14 +147,27 @@ async fn a_killed_instance_restarts_twice_at_once_then_backs_off() {
         spawned.process.wait().await.expect("kill exits");
         let row = wait_for(&format!("crash {crash} recorded"), 60, || async {
             let rows = c.actuals("crashy").await;
-            rows.into_iter().find(|r| r.presence == Presence::Ordinary && r.crash_count == crash)
+            rows.into_iter()
+                .find(|r| r.presence == Presence::Ordinary && r.crash_count == crash)
         })
         .await;
-        assert!(row.crash_reason.contains("Exit status"), "reason: {}", row.crash_reason);
+        assert!(
+            row.crash_reason.contains("Exit status"),
+            "reason: {}",
+            row.crash_reason
+        );
         if crash < 3 {
-            assert_ne!(row.state, ActualState::Crashed, "crash {crash} restarts at once");
+            assert_ne!(
+                row.state,
+                ActualState::Crashed,
+                "crash {crash} restarts at once"
+            );
         } else {
-            assert_eq!(row.state, ActualState::Crashed, "the third crash waits for the backoff");
+            assert_eq!(
+                row.state,
+                ActualState::Crashed,
+                "the third crash waits for the backoff"
+            );
         }
     }
     // Within the 30 s backoff it stays down.
@@ -152,8 +195,12 @@ async fn killing_a_cell_gets_its_instances_replaced_on_the_other() {
 
 async fn http_get(host: &str, port: u32) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect((host, port as u16)).await.expect("connect");
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut s = tokio::net::TcpStream::connect((host, port as u16))
+        .await
+        .expect("connect");
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out

@@ -15,6 +15,11 @@ impl Rep {
     pub(crate) fn spawn_bulker(&self) -> tokio::task::JoinHandle<()> {
         let rep = self.clone();
         tokio::spawn(async move {
+            // A first pass at start: records of containers that died with an
+            // earlier run of this cell are cleaned up at once, not a period later.
+            if let Err(e) = rep.sync_once().await {
+                tracing::warn!(error = %e, "initial sync failed");
+            }
             loop {
                 let cfg = &rep.inner.cfg;
                 let ms = if rep.inner.evacuating.load(Ordering::SeqCst) {

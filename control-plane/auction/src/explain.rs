@@ -117,7 +117,11 @@ impl fmt::Display for Num {
         let text = format!("{:.3}", self.0);
         let text = text.trim_end_matches('0').trim_end_matches('.');
         // `-0.0001` rounds to `-0.000`, which trims to `-0`.
-        f.write_str(if text == "-0" || text.is_empty() { "0" } else { text })
+        f.write_str(if text == "-0" || text.is_empty() {
+            "0"
+        } else {
+            text
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use diego_proto::rep::v1::rep_client::RepClient as PbRepClient;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::wire;
-use crate::{BoxFut, RepClient};
+use crate::{BoxFut, HandedBack, RepClient};
 
 pub struct GrpcReps {
     channels: Mutex<HashMap<String, Channel>>,
@@ -66,7 +66,7 @@ impl RepClient for GrpcReps {
         cell: &'a CellPresence,
         lrps: Vec<LrpStart>,
         tasks: Vec<TaskStart>,
-    ) -> BoxFut<'a, Result<(Vec<LrpStart>, Vec<TaskStart>), String>> {
+    ) -> BoxFut<'a, Result<HandedBack, String>> {
         Box::pin(async move {
             let mut c = self.client(cell)?;
             let work = pb::Work {

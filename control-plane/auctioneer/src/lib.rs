@@ -26,6 +26,9 @@ pub use runner::{log_id, Auctioneer, AuctioneerConfig, HANDED_BACK};
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The work a cell could not take, as its Perform answer lists it.
+pub type HandedBack = (Vec<LrpStart>, Vec<TaskStart>);
+
 /// Where the live cells come from (the BBS's cell directory).
 pub trait CellSource: Send + Sync + 'static {
     fn cells(&self) -> BoxFut<'_, Result<Vec<CellPresence>, String>>;
@@ -40,7 +43,7 @@ pub trait RepClient: Send + Sync + 'static {
         cell: &'a CellPresence,
         lrps: Vec<LrpStart>,
         tasks: Vec<TaskStart>,
-    ) -> BoxFut<'a, Result<(Vec<LrpStart>, Vec<TaskStart>), String>>;
+    ) -> BoxFut<'a, Result<HandedBack, String>>;
 }
 
 /// Where results go: failures to the BBS, explanations to the decision log.

@@ -304,7 +304,6 @@ impl Auctioneer {
     }
 }
 
-
 /// The work id the decision log is keyed by (`diego why` looks these up).
 pub fn log_id(work: &WorkId) -> String {
     match work {

@@ -12,7 +12,7 @@ use diego_proto::rep::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::wire;
-use crate::{BoxFut, CellSource, RepClient};
+use crate::{BoxFut, CellSource, HandedBack, RepClient};
 
 pub struct SimCell {
     pub presence: CellPresence,
@@ -21,11 +21,22 @@ pub struct SimCell {
 
 impl SimCell {
     pub fn new(cell_id: &str, zone: &str, total: Resources, stacks: &[&str]) -> Arc<Self> {
+        Self::new_at(cell_id, zone, total, stacks, &format!("sim://{cell_id}"))
+    }
+
+    /// A cell whose presence points at `rep_url` (where its `SimRepServer` listens).
+    pub fn new_at(
+        cell_id: &str,
+        zone: &str,
+        total: Resources,
+        stacks: &[&str],
+        rep_url: &str,
+    ) -> Arc<Self> {
         let state = CellState::new(cell_id, zone, total).with_standard_providers(stacks);
         let presence = CellPresence {
             cell_id: cell_id.into(),
-            rep_address: format!("sim://{cell_id}"),
-            rep_url: format!("sim://{cell_id}"),
+            rep_address: rep_url.into(),
+            rep_url: rep_url.into(),
             zone: zone.into(),
             capacity: CellCapacity {
                 memory_mb: total.memory_mb,
@@ -65,7 +76,7 @@ impl SimCell {
         if s.evacuating {
             return (lrps, tasks);
         }
-        lrps.sort_by(|a, b| b.memory_mb.cmp(&a.memory_mb));
+        lrps.sort_by_key(|l| std::cmp::Reverse(l.memory_mb));
         let mut failed_l = Vec::new();
         let mut failed_t = Vec::new();
         let fits = |s: &CellState, m: i32, d: i32| {
@@ -154,7 +165,7 @@ impl RepClient for SimReps {
         cell: &'a CellPresence,
         lrps: Vec<LrpStart>,
         tasks: Vec<TaskStart>,
-    ) -> BoxFut<'a, Result<(Vec<LrpStart>, Vec<TaskStart>), String>> {
+    ) -> BoxFut<'a, Result<HandedBack, String>> {
         let r = self
             .get(&cell.cell_id)
             .map(|c| c.perform(lrps, tasks))
@@ -165,6 +176,37 @@ impl RepClient for SimReps {
 
 /// A simulated cell behind the real `diego.rep.v1` gRPC API.
 pub struct SimRepServer(pub Arc<SimCell>);
+
+impl SimRepServer {
+    /// Starts a new simulated cell's rep API on a free loopback port; the
+    /// cell's presence carries that `http://` URL, ready to report to a BBS.
+    /// The server runs until the returned task is aborted.
+    pub async fn spawn_loopback(
+        cell_id: &str,
+        zone: &str,
+        total: Resources,
+        stacks: &[&str],
+    ) -> std::io::Result<(Arc<SimCell>, tokio::task::JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let cell = SimCell::new_at(cell_id, zone, total, stacks, &url);
+        let service = pb::rep_server::RepServer::new(SimRepServer(cell.clone()))
+            .max_decoding_message_size(64 * 1024 * 1024);
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let id = cell_id.to_string();
+        let task = tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await;
+            if let Err(e) = served {
+                tracing::error!(cell = %id, error = %e, "simulated rep stopped");
+            }
+        });
+        Ok((cell, task))
+    }
+}
 
 #[tonic::async_trait]
 impl pb::rep_server::Rep for SimRepServer {

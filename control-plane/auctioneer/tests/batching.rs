@@ -66,7 +66,7 @@ async fn work_arriving_while_states_are_fetched_joins_that_batch() {
 #[tokio::test]
 async fn duplicates_are_merged_by_process_guid_index_and_task_guid() {
     let cell = sim_cell("cell-1", "z1");
-    let reps = Arc::new(Reps::new(&[cell.clone()]));
+    let reps = Arc::new(Reps::new(std::slice::from_ref(&cell)));
     let (a, _sink) = auctioneer(reps.clone(), AuctioneerConfig::default());
 
     a.submit(vec![lrp("web", 0), lrp("web", 1)], vec![task("t1")]);

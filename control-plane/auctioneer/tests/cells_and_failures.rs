@@ -25,7 +25,10 @@ async fn evacuating_cells_are_left_out() {
     assert_eq!(staying.snapshot().lrps.len(), 2);
     assert!(leaving.snapshot().lrps.is_empty());
     let (summary, lines) = sink.decision("task/t1").expect("a decision for t1");
-    assert!(summary.starts_with("task t1: placed on staying (score "), "{summary}");
+    assert!(
+        summary.starts_with("task t1: placed on staying (score "),
+        "{summary}"
+    );
     assert!(summary.ends_with("; 1 cell scored)"), "{summary}");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].starts_with("staying: score "), "{lines:?}");
@@ -66,8 +69,14 @@ async fn cells_whose_state_call_times_out_or_fails_are_left_out() {
 
     // The batch waited out the slow cell's timeout, not longer.
     let waited = started.elapsed();
-    assert!(waited >= std::time::Duration::from_millis(500), "{waited:?}");
-    assert!(waited < std::time::Duration::from_millis(1000), "{waited:?}");
+    assert!(
+        waited >= std::time::Duration::from_millis(500),
+        "{waited:?}"
+    );
+    assert!(
+        waited < std::time::Duration::from_millis(1000),
+        "{waited:?}"
+    );
     assert_eq!(cells[2].snapshot().lrps.len(), 2);
     assert_eq!(cells[2].snapshot().task_guids, ["t1"]);
     assert!(reps.performed().iter().all(|p| p.cell_id == "good"));
@@ -112,7 +121,10 @@ async fn work_handed_back_is_retried_then_failed_with_a_reason() {
         ]
     );
     let (summary, _) = sink.decision("task/t1").expect("a decision");
-    assert_eq!(summary, format!("task t1: not placed: {HANDED_BACK} (3 times)"));
+    assert_eq!(
+        summary,
+        format!("task t1: not placed: {HANDED_BACK} (3 times)")
+    );
     runner.abort();
 }
 
@@ -146,7 +158,7 @@ async fn with_no_cells_everything_fails_with_diegos_error() {
 #[tokio::test(start_paused = true)]
 async fn invalid_requests_are_failed_with_a_reason_not_dropped() {
     let cell = sim_cell("cell-1", "z1");
-    let reps = Arc::new(Reps::new(&[cell.clone()]));
+    let reps = Arc::new(Reps::new(std::slice::from_ref(&cell)));
     let (a, sink) = auctioneer(reps.clone(), AuctioneerConfig::default());
 
     let negative = LrpStart::new("web", 0, -1, 64, ROOTFS);

@@ -39,12 +39,16 @@ pub fn encode<T: Record + Clone>(value: &T) -> Vec<u8> {
     let wire: T::Wire = value.clone().into();
     let mut out = Vec::with_capacity(1 + wire.encoded_len());
     out.push(FORMAT_PROTOBUF);
-    wire.encode(&mut out).expect("a vec grows to fit the message");
+    wire.encode(&mut out)
+        .expect("a vec grows to fit the message");
     out
 }
 
 pub fn decode<T: Record>(key: &str, bytes: &[u8]) -> Result<T> {
-    let bad = |reason: String| BbsError::Codec { key: key.to_string(), reason };
+    let bad = |reason: String| BbsError::Codec {
+        key: key.to_string(),
+        reason,
+    };
     match bytes.split_first() {
         Some((&FORMAT_PROTOBUF, body)) => {
             let wire = T::Wire::decode(body).map_err(|e| bad(e.to_string()))?;

@@ -40,7 +40,11 @@ impl Change {
     }
 
     /// Replaces a record read at `read` (fails if it changed since).
-    pub fn update<T: codec::Record + Clone, U>(&mut self, read: &Versioned<U>, value: &T) -> &mut Self {
+    pub fn update<T: codec::Record + Clone, U>(
+        &mut self,
+        read: &Versioned<U>,
+        value: &T,
+    ) -> &mut Self {
         self.guard(read);
         self.txn.ops.push(Op::Put {
             key: read.key.clone(),
@@ -78,10 +82,7 @@ impl Change {
 }
 
 impl Bbs {
-    pub(crate) async fn read<T: codec::Record>(
-        &self,
-        key: &str,
-    ) -> Result<Option<Versioned<T>>> {
+    pub(crate) async fn read<T: codec::Record>(&self, key: &str) -> Result<Option<Versioned<T>>> {
         match self.store.get(key).await? {
             Some(rec) => Ok(Some(Versioned {
                 value: codec::decode(&rec.key, &rec.value)?,
@@ -92,10 +93,7 @@ impl Bbs {
         }
     }
 
-    pub(crate) async fn scan<T: codec::Record>(
-        &self,
-        prefix: &str,
-    ) -> Result<Vec<Versioned<T>>> {
+    pub(crate) async fn scan<T: codec::Record>(&self, prefix: &str) -> Result<Vec<Versioned<T>>> {
         let (records, _) = self.store.scan_prefix(prefix).await?;
         let mut out = Vec::with_capacity(records.len());
         for rec in records {

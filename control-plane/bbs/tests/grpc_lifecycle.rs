@@ -71,8 +71,14 @@ async fn drive_task(c: &Client, w: &mut Watch) -> Vec<WatchedEvent> {
     let e = c.start_task("t1", "c2").await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidStateTransition);
     assert_eq!(e.message, "Cannot transition from Running to Running");
-    assert!(!c.start_task("t1", "c1").await.unwrap(), "a repeat is a no-op");
-    let e = c.complete_task("t1", "c2", false, "", "").await.unwrap_err();
+    assert!(
+        !c.start_task("t1", "c1").await.unwrap(),
+        "a repeat is a no-op"
+    );
+    let e = c
+        .complete_task("t1", "c2", false, "", "")
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::RunningOnDifferentCell);
     assert_eq!(e.message, "Running on cell c1 not c2");
     c.complete_task("t1", "c1", false, "", "42").await.unwrap();
@@ -80,7 +86,10 @@ async fn drive_task(c: &Client, w: &mut Watch) -> Vec<WatchedEvent> {
     assert_eq!(e.message, "Cannot transition from Completed to Resolving");
     c.resolving_task("t1").await.unwrap();
     c.delete_task("t1").await.unwrap();
-    assert_eq!(c.task("t1").await.unwrap_err().code, ErrorCode::ResourceNotFound);
+    assert_eq!(
+        c.task("t1").await.unwrap_err().code,
+        ErrorCode::ResourceNotFound
+    );
 
     let evs = expect(
         w,
@@ -117,7 +126,11 @@ async fn drive_lrp(s: &Server, c: &Client, w: &mut Watch) -> Vec<WatchedEvent> {
     evs.extend(
         expect(
             w,
-            &[&["desired_lrp_created", "actual_lrp_created", "actual_lrp_created"]],
+            &[&[
+                "desired_lrp_created",
+                "actual_lrp_created",
+                "actual_lrp_created",
+            ]],
         )
         .await,
     );
@@ -180,7 +193,11 @@ async fn drive_lrp(s: &Server, c: &Client, w: &mut Watch) -> Vec<WatchedEvent> {
     let stops = s.cells.stops.lock().unwrap().clone();
     assert_eq!(stops, vec![("c2".to_string(), key(1), ik1.clone())]);
     let e = c.remove_actual_lrp("pg", 1, Some(&ik0)).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::ResourceNotFound, "another instance's key");
+    assert_eq!(
+        e.code,
+        ErrorCode::ResourceNotFound,
+        "another instance's key"
+    );
     c.remove_actual_lrp("pg", 1, Some(&ik1)).await.unwrap();
     c.retire_actual_lrp(&key(2)).await.unwrap();
     let removed: &[&str] = &["actual_lrp_removed"];
@@ -191,7 +208,11 @@ async fn drive_lrp(s: &Server, c: &Client, w: &mut Watch) -> Vec<WatchedEvent> {
     assert_eq!(s.cells.stops.lock().unwrap().len(), 2, "index 0 stopped");
     c.remove_actual_lrp("pg", 0, Some(&ik0b)).await.unwrap();
     evs.extend(expect(w, &[removed]).await);
-    assert!(c.actual_lrps(ActualFilter::default()).await.unwrap().is_empty());
+    assert!(c
+        .actual_lrps(ActualFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
     evs
 }
 
@@ -269,11 +290,8 @@ async fn lifecycles_are_watched_in_order_and_survive_a_restart() {
     // From a revision in the middle, the log replays exactly what the first
     // watcher saw after it, then the new events: no gaps, no duplicates.
     let mid = seen[seen.len() / 2].revision;
-    let mut replay_expected: Vec<WatchedEvent> = seen
-        .iter()
-        .filter(|e| e.revision > mid)
-        .cloned()
-        .collect();
+    let mut replay_expected: Vec<WatchedEvent> =
+        seen.iter().filter(|e| e.revision > mid).cloned().collect();
     replay_expected.extend(after.iter().cloned());
     let mut w2 = watch_since(&c, mid).await;
     let mut replay = Vec::new();
@@ -326,5 +344,33 @@ async fn a_watch_from_a_compacted_revision_is_refused_clearly() {
         other => panic!("{other:?}"),
     }
     drop((w, c));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_lrp_desired_again_while_its_old_instance_stops_is_not_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let c = server.client().await;
+    let (key, ik) = (
+        ActualLrpKey::new("pg", 0, "d"),
+        InstanceKey::new("i0", "c1"),
+    );
+    c.desire_lrp(lrp("pg", 2)).await.unwrap();
+    c.claim_actual_lrp("pg", 0, &ik).await.unwrap();
+    c.start_actual_lrp(&key, &ik, &running("10.0.0.1"))
+        .await
+        .unwrap();
+    // Removing the desired LRP asks c1 to stop index 0; its row stays until
+    // the rep removes it.
+    c.remove_desired_lrp("pg").await.unwrap();
+    assert_eq!(actual(&c, "pg", 0).await.state, ActualState::Running);
+
+    c.desire_lrp(lrp("pg", 2)).await.unwrap();
+    assert_eq!(actual(&c, "pg", 0).await.instance_key, ik, "left to stop");
+    assert_eq!(actual(&c, "pg", 1).await.state, ActualState::Unclaimed);
+    let e = c.desire_lrp(lrp("pg", 2)).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResourceExists);
+    drop(c);
     server.stop().await;
 }

@@ -42,14 +42,26 @@ pub struct Cluster {
 impl Cluster {
     pub async fn start(cells: usize) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut cfg = ControlPlaneConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("bbs"));
+        let mut cfg =
+            ControlPlaneConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("bbs"));
         cfg.converge_interval_ms = 1_000;
-        let cp = ControlPlane::start(cfg).await.expect("control plane starts");
-        let client = Client::connect(&cp.api_url(), None).await.expect("client connects");
+        let cp = ControlPlane::start(cfg)
+            .await
+            .expect("control plane starts");
+        let client = Client::connect(&cp.api_url(), None)
+            .await
+            .expect("client connects");
         let backend = backend();
-        let mut c = Cluster { cp: Some(cp), cells: Vec::new(), client, backend, dir };
+        let mut c = Cluster {
+            cp: Some(cp),
+            cells: Vec::new(),
+            client,
+            backend,
+            dir,
+        };
         for i in 0..cells {
-            c.add_cell(&format!("cell-{}", i + 1), &format!("z{}", i % 2 + 1)).await;
+            c.add_cell(&format!("cell-{}", i + 1), &format!("z{}", i % 2 + 1))
+                .await;
         }
         c
     }
@@ -74,7 +86,11 @@ impl Cluster {
     }
 
     pub fn cell(&self, id: &str) -> &LocalCell {
-        self.cells.iter().flatten().find(|c| c.rep.cell_id() == id).expect("cell exists")
+        self.cells
+            .iter()
+            .flatten()
+            .find(|c| c.rep.cell_id() == id)
+            .expect("cell exists")
     }
 
     /// Takes a cell out of the cluster as if its machine died.
@@ -101,7 +117,10 @@ impl Cluster {
     }
 
     pub async fn actuals(&self, pg: &str) -> Vec<ActualLrp> {
-        let f = ActualFilter { process_guid: pg.into(), ..Default::default() };
+        let f = ActualFilter {
+            process_guid: pg.into(),
+            ..Default::default()
+        };
         self.client.actual_lrps(f).await.expect("list actuals")
     }
 
@@ -135,7 +154,11 @@ impl Cluster {
 
     /// Containers on every live cell.
     pub fn containers(&self) -> Vec<diego_executor::Container> {
-        self.cells.iter().flatten().flat_map(|c| c.rep.executor().list()).collect()
+        self.cells
+            .iter()
+            .flatten()
+            .flat_map(|c| c.rep.executor().list())
+            .collect()
     }
 }
 

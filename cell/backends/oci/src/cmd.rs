@@ -56,3 +56,35 @@ pub(crate) async fn run_with_stdin(
     }
     Ok(stdout)
 }
+
+/// For `runc run -d`: the container's init inherits runc's stdio, so pipes would never
+/// reach EOF; output goes to `log` instead and is read back on failure.
+pub(crate) async fn run_detached(
+    program: &str,
+    args: &[&str],
+    log: &std::path::Path,
+) -> Result<()> {
+    let cmd_line = format!("{program} {}", args.join(" "));
+    let file =
+        std::fs::File::create(log).map_err(OciError::io(format!("create {}", log.display())))?;
+    let err_file = file.try_clone().map_err(OciError::io("clone log file"))?;
+    let status = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file))
+        .stderr(Stdio::from(err_file))
+        .status()
+        .await
+        .map_err(OciError::io(cmd_line.clone()))?;
+    if !status.success() {
+        let stderr = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        return Err(OciError::Command {
+            cmd: cmd_line,
+            stderr,
+        });
+    }
+    Ok(())
+}

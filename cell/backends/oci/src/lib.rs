@@ -158,13 +158,10 @@ impl OciBackend {
         .map_err(OciError::io("write config.json"))?;
         let root = self.runc_root().to_string_lossy().to_string();
         let bundle = dir.to_string_lossy().to_string();
-        cmd::run(
-            "runc",
-            &[
-                "--root", &root, "run", "-d", "--bundle", &bundle, &spec.guid,
-            ],
-        )
-        .await?;
+        let args = [
+            "--root", &root, "run", "-d", "--bundle", &bundle, &spec.guid,
+        ];
+        cmd::run_detached("runc", &args, &dir.join("init.log")).await?;
         Ok(ContainerInfo {
             internal_ip: state.ip.clone(),
             ports: state

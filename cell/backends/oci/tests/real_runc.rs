@@ -20,6 +20,15 @@ fn backend(cell: &str, subnet_index: u8) -> Option<Arc<OciBackend>> {
     Some(OciBackend::new(cfg))
 }
 
+/// A fresh executor; containers an interrupted earlier run left behind are destroyed first.
+async fn setup(cell: &str, subnet_index: u8) -> Option<(Executor, Arc<OciBackend>)> {
+    let b = backend(cell, subnet_index)?;
+    for guid in b.list().await.unwrap() {
+        b.destroy(&guid).await.unwrap();
+    }
+    Some((executor(b.clone()), b))
+}
+
 fn executor(backend: Arc<OciBackend>) -> Executor {
     let cfg = ExecutorConfig {
         total: Resources {
@@ -78,10 +87,9 @@ fn failure(c: &Container) -> Option<String> {
 
 #[tokio::test]
 async fn task_writes_a_result_file() {
-    let Some(b) = backend("it-task", 201) else {
+    let Some((exec, _)) = setup("it-task", 201).await else {
         return;
     };
-    let exec = executor(b);
     alloc(&exec, "task-1", 64);
     let mut req = RunRequest::new(
         Lifecycle::Task,
@@ -98,10 +106,9 @@ async fn task_writes_a_result_file() {
 
 #[tokio::test]
 async fn httpd_lrp_becomes_running_and_answers_on_loopback() {
-    let Some(b) = backend("it-httpd", 202) else {
+    let Some((exec, _)) = setup("it-httpd", 202).await else {
         return;
     };
-    let exec = executor(b);
     alloc(&exec, "web-1", 64);
     let mut run = RunAction {
         path: "/bin/sh".into(),
@@ -148,10 +155,9 @@ async fn http_get(addr: &str) -> String {
 
 #[tokio::test]
 async fn memory_hog_is_out_of_memory() {
-    let Some(b) = backend("it-oom", 203) else {
+    let Some((exec, _)) = setup("it-oom", 203).await else {
         return;
     };
-    let exec = executor(b);
     alloc(&exec, "oom-1", 16);
     // 64 MiB of zeros held in a shell variable blows a 16 MiB limit.
     let req = RunRequest::new(
@@ -167,10 +173,9 @@ async fn memory_hog_is_out_of_memory() {
 
 #[tokio::test]
 async fn never_healthy_instance() {
-    let Some(b) = backend("it-never", 204) else {
+    let Some((exec, _)) = setup("it-never", 204).await else {
         return;
     };
-    let exec = executor(b);
     alloc(&exec, "nh-1", 32);
     let mut req = RunRequest::new(Lifecycle::Lrp, sh("sleep 1000"));
     req.ports = vec![8080];
@@ -195,4 +200,197 @@ async fn never_healthy_instance() {
         "{reason}"
     );
     exec.delete("nh-1").await.unwrap();
+}
+
+fn output_of(cmd: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .expect(cmd);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test]
+async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
+    let Some((exec, b)) = setup("it-residue", 205).await else {
+        return;
+    };
+    let guid = "residue-1";
+    alloc(&exec, guid, 32);
+    let script = "trap 'echo got-term; exit 0' TERM; while true; do sleep 0.1; done";
+    let mut req = RunRequest::new(Lifecycle::Lrp, sh(script));
+    req.ports = vec![8080];
+    exec.run(guid, req).await.unwrap();
+    wait_state(&exec, guid, ContainerState::Running, 20_000).await;
+    let netns = b.netns_name(guid);
+    assert!(output_of("ip", &["netns", "list"]).contains(&netns));
+    assert!(
+        output_of("iptables-save", &[]).contains(guid),
+        "portmap rules carry the container id"
+    );
+    exec.stop(guid).await.unwrap();
+    assert!(
+        exec.logs(guid).iter().any(|l| l.line == "got-term"),
+        "sigterm did not reach the process"
+    );
+    exec.delete(guid).await.unwrap();
+
+    let runc_root = b.runc_root().to_string_lossy().to_string();
+    assert!(!output_of("runc", &["--root", &runc_root, "list"]).contains(guid));
+    let rel = b.cgroups_path(guid);
+    for controller in ["memory", "pids", "cpu", "devices", "freezer", ""] {
+        let path = std::path::Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(rel.trim_start_matches('/'));
+        assert!(!path.exists(), "cgroup left: {}", path.display());
+    }
+    assert!(!std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .contains(guid));
+    assert!(!output_of("ip", &["netns", "list"]).contains(&netns));
+    assert_eq!(
+        output_of("ip", &["link", "show", "master", "diego205"]).trim(),
+        "",
+        "veth left on the bridge"
+    );
+    assert!(
+        !output_of("iptables-save", &[]).contains(guid),
+        "iptables rule left"
+    );
+    assert!(b.list().await.unwrap().is_empty());
+}
+
+/// A one-route HTTP server on loopback: GET /bits.tgz, POST anything (recorded).
+async fn bits_server(bits: Vec<u8>) -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let posted: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+    let record = posted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 65536];
+            let mut got = 0;
+            loop {
+                let n = s.read(&mut buf[got..]).await.unwrap_or(0);
+                got += n;
+                let text = String::from_utf8_lossy(&buf[..got]).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if got >= end + 4 + len || n == 0 {
+                        if text.starts_with("POST") {
+                            *record.lock().unwrap() = buf[end + 4..got].to_vec();
+                            let _ = s
+                                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                                .await;
+                        } else {
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                                bits.len()
+                            );
+                            let _ = s.write_all(head.as_bytes()).await;
+                            let _ = s.write_all(&bits).await;
+                        }
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    (base, posted)
+}
+
+#[tokio::test]
+async fn every_action_in_a_real_container() {
+    let Some((exec, _)) = setup("it-actions", 206).await else {
+        return;
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(9);
+    header.set_mode(0o755);
+    header.set_cksum();
+    tar.append_data(&mut header, "start.sh", &b"echo app\n"[..])
+        .unwrap();
+    let (base, posted) = bits_server(tar.into_inner().unwrap()).await;
+    let actions = vec![
+        Action::Download(DownloadAction {
+            from: format!("{base}/bits.tgz"),
+            to: "/home/vcap/app".into(),
+            user: "vcap".into(),
+            ..Default::default()
+        }),
+        Action::EmitProgress(EmitProgressAction {
+            action: Box::new(sh("sh /home/vcap/app/start.sh > /home/vcap/out.txt")),
+            start_message: "staging".into(),
+            success_message: "staged".into(),
+            failure_message_prefix: "failed".into(),
+            log_source: String::new(),
+        }),
+        Action::Try(TryAction {
+            action: Box::new(sh("exit 3")),
+            log_source: String::new(),
+        }),
+        Action::Parallel(ParallelAction {
+            actions: vec![sh("echo p1"), sh("echo p2")],
+            ..Default::default()
+        }),
+        Action::Try(TryAction {
+            action: Box::new(Action::Codependent(CodependentAction {
+                actions: vec![sh("sleep 100"), sh("echo co")],
+                ..Default::default()
+            })),
+            log_source: String::new(),
+        }),
+        Action::Try(TryAction {
+            action: Box::new(Action::Timeout(TimeoutAction {
+                action: Box::new(sh("sleep 100")),
+                deprecated_timeout_ns: 0,
+                log_source: String::new(),
+                timeout_ms: 300,
+            })),
+            log_source: String::new(),
+        }),
+        Action::Upload(UploadAction {
+            from: "out.txt".into(),
+            to: format!("{base}/upload"),
+            user: "vcap".into(),
+            ..Default::default()
+        }),
+    ];
+    alloc(&exec, "acts-1", 64);
+    exec.run(
+        "acts-1",
+        RunRequest::new(
+            Lifecycle::Task,
+            Action::Serial(SerialAction {
+                actions,
+                ..Default::default()
+            }),
+        ),
+    )
+    .await
+    .unwrap();
+    let c = wait_state(&exec, "acts-1", ContainerState::Completed, 30_000).await;
+    assert_eq!(failure(&c), None);
+    assert_eq!(posted.lock().unwrap().as_slice(), b"app\n");
+    let lines: Vec<String> = exec.logs("acts-1").into_iter().map(|l| l.line).collect();
+    for want in ["staging", "staged", "p1", "p2", "co"] {
+        assert!(
+            lines.contains(&want.to_string()),
+            "{want} missing from {lines:?}"
+        );
+    }
+    exec.delete("acts-1").await.unwrap();
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use diego_auction::{CellState, LrpStart, Resources, TaskStart};
 use diego_auctioneer::sim::{SimCell, SimReps};
-use diego_auctioneer::{Auctioneer, AuctioneerConfig, BoxFut, RepClient, ResultSink};
+use diego_auctioneer::{Auctioneer, AuctioneerConfig, BoxFut, HandedBack, RepClient, ResultSink};
 use diego_model::{ActualLrpKey, CellPresence};
 use tokio::sync::watch;
 
@@ -29,9 +29,20 @@ pub fn lrp(guid: &str, index: i32) -> LrpStart {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    FailLrp { process_guid: String, index: i32, reason: String },
-    RejectTask { task_guid: String, reason: String },
-    Record { work_id: String, summary: String, cell_lines: Vec<String> },
+    FailLrp {
+        process_guid: String,
+        index: i32,
+        reason: String,
+    },
+    RejectTask {
+        task_guid: String,
+        reason: String,
+    },
+    Record {
+        work_id: String,
+        summary: String,
+        cell_lines: Vec<String>,
+    },
 }
 
 /// Records every result; `count` lets a test wait for the n-th one.
@@ -203,7 +214,7 @@ impl RepClient for Reps {
         cell: &'a CellPresence,
         lrps: Vec<LrpStart>,
         tasks: Vec<TaskStart>,
-    ) -> BoxFut<'a, Result<(Vec<LrpStart>, Vec<TaskStart>), String>> {
+    ) -> BoxFut<'a, Result<HandedBack, String>> {
         Box::pin(async move {
             self.performed.lock().unwrap().push(Performed {
                 cell_id: cell.cell_id.clone(),
@@ -224,10 +235,7 @@ impl RepClient for Reps {
 }
 
 /// An auctioneer over `reps` (cells from `reps.sim`) reporting to a new sink.
-pub fn auctioneer(
-    reps: Arc<Reps>,
-    config: AuctioneerConfig,
-) -> (Auctioneer, Arc<RecordingSink>) {
+pub fn auctioneer(reps: Arc<Reps>, config: AuctioneerConfig) -> (Auctioneer, Arc<RecordingSink>) {
     let sink = RecordingSink::new();
     let a = Auctioneer::new(Arc::new(reps.sim.clone()), reps, sink.clone(), config);
     (a, sink)

@@ -3,6 +3,7 @@
 //! and validated through the proto crate's conversions before it reaches an
 //! operation, so a malformed request is an `InvalidArgument`, never a panic.
 
+mod decode;
 mod lrps;
 mod server;
 mod tasks;

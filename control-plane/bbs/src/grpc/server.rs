@@ -4,26 +4,41 @@ use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use diego_model::ModelError;
 use diego_proto::bbs::v1 as pb;
 use diego_proto::bbs::v1::bbs_server::{Bbs as BbsService, BbsServer};
 use futures::{Stream, StreamExt};
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
-use super::status;
+use super::decode::InvalidBodies;
+use super::{model_status, status};
 use crate::{Bbs, WatchFilter};
 
 /// How many decisions are kept per piece of work, and how many pieces.
 const DECISIONS_PER_WORK: usize = 8;
 const MAX_WORK_IDS: usize = 100_000;
+/// Per-cell lines cost one line per candidate cell (about 8 KB a decision
+/// with 100 cells), so only this many of the latest decisions keep them;
+/// older ones keep their one-line summary. Without the cap, work auctioned
+/// in small batches filled the log with gigabytes of lines.
+const DETAILED_DECISIONS: usize = 2_000;
 
 /// Recent placement decisions, by work id (`task/<guid>` or `lrp/<pg>/<index>`).
 #[derive(Default)]
 pub struct DecisionLog {
-    inner: Mutex<(
-        HashMap<String, VecDeque<pb::PlacementDecision>>,
-        VecDeque<String>,
-    )>,
+    inner: Mutex<Decisions>,
+}
+
+#[derive(Default)]
+struct Decisions {
+    /// Each decision with the sequence number it was recorded under.
+    by_work: HashMap<String, VecDeque<(u64, pb::PlacementDecision)>>,
+    /// Work ids, oldest first, for dropping the oldest past `MAX_WORK_IDS`.
+    order: VecDeque<String>,
+    /// Decisions still holding per-cell lines, oldest first.
+    detailed: VecDeque<(u64, String)>,
+    next_seq: u64,
 }
 
 impl DecisionLog {
@@ -35,22 +50,38 @@ impl DecisionLog {
         decided_at_ns: i64,
     ) {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (map, order) = &mut *guard;
-        if !map.contains_key(&work_id) {
-            order.push_back(work_id.clone());
-            if order.len() > MAX_WORK_IDS {
-                if let Some(old) = order.pop_front() {
-                    map.remove(&old);
+        let log = &mut *guard;
+        let seq = log.next_seq;
+        log.next_seq += 1;
+        if !log.by_work.contains_key(&work_id) {
+            log.order.push_back(work_id.clone());
+            if log.order.len() > MAX_WORK_IDS {
+                if let Some(old) = log.order.pop_front() {
+                    log.by_work.remove(&old);
                 }
             }
         }
-        let list = map.entry(work_id.clone()).or_default();
-        list.push_back(pb::PlacementDecision {
-            work_id,
-            summary,
-            cell_lines,
-            decided_at_ns,
-        });
+        if !cell_lines.is_empty() {
+            log.detailed.push_back((seq, work_id.clone()));
+            if log.detailed.len() > DETAILED_DECISIONS {
+                if let Some((old_seq, old_id)) = log.detailed.pop_front() {
+                    let mut old = log.by_work.get_mut(&old_id).into_iter().flatten();
+                    if let Some((_, d)) = old.find(|(s, _)| *s == old_seq) {
+                        d.cell_lines = Vec::new();
+                    }
+                }
+            }
+        }
+        let list = log.by_work.entry(work_id.clone()).or_default();
+        list.push_back((
+            seq,
+            pb::PlacementDecision {
+                work_id,
+                summary,
+                cell_lines,
+                decided_at_ns,
+            },
+        ));
         if list.len() > DECISIONS_PER_WORK {
             list.pop_front();
         }
@@ -59,9 +90,9 @@ impl DecisionLog {
     pub fn get(&self, work_id: &str) -> Vec<pb::PlacementDecision> {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         guard
-            .0
+            .by_work
             .get(work_id)
-            .map(|l| l.iter().cloned().collect())
+            .map(|l| l.iter().map(|(_, d)| d.clone()).collect())
             .unwrap_or_default()
     }
 
@@ -69,10 +100,10 @@ impl DecisionLog {
     pub fn with_prefix(&self, prefix: &str) -> Vec<pb::PlacementDecision> {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<_> = guard
-            .0
+            .by_work
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .flat_map(|(_, v)| v.iter().cloned())
+            .flat_map(|(_, v)| v.iter().map(|(_, d)| d.clone()))
             .collect();
         out.sort_by(|a, b| {
             a.work_id
@@ -266,9 +297,10 @@ impl BbsService for BbsGrpc {
                 self.decisions.with_prefix(&format!("lrp/{guid}/"))
             }
             _ => {
-                return Err(Status::invalid_argument(
-                    "invalid field: kind must be task or lrp",
-                ))
+                return Err(model_status(ModelError::invalid_field(
+                    "kind",
+                    "must be task or lrp",
+                )))
             }
         };
         Ok(Response::new(pb::PlacementDecisionsResponse { decisions }))
@@ -285,8 +317,9 @@ impl BbsService for BbsGrpc {
         } = r.into_inner();
         for k in &kinds {
             if !matches!(k.as_str(), "task" | "desired_lrp" | "actual_lrp") {
-                return Err(Status::invalid_argument(format!(
-                    "invalid field: kinds has {k:?}; expected task, desired_lrp or actual_lrp"
+                return Err(model_status(ModelError::invalid_field(
+                    "kinds",
+                    &format!("has {k:?}; expected task, desired_lrp or actual_lrp"),
                 )));
             }
         }
@@ -331,7 +364,9 @@ pub async fn serve(
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     builder
         .add_service(health)
-        .add_service(BbsServer::new(grpc).max_decoding_message_size(64 * 1024 * 1024))
+        .add_service(InvalidBodies(
+            BbsServer::new(grpc).max_decoding_message_size(64 * 1024 * 1024),
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -73,14 +73,16 @@ impl Change {
     }
 }
 
-fn validate_key(key: &ActualLrpKey) -> Result<()> {
-    validate::guid("actual_lrp_key.process_guid", &key.process_guid)?;
-    if key.index < 0 {
-        return Err(
-            ModelError::invalid_field("actual_lrp_key.index", "must not be negative").into(),
-        );
+fn validate_index(field: &str, index: i32) -> Result<()> {
+    if index < 0 {
+        return Err(ModelError::invalid_field(field, "must not be negative").into());
     }
     Ok(())
+}
+
+fn validate_key(key: &ActualLrpKey) -> Result<()> {
+    validate::guid("actual_lrp_key.process_guid", &key.process_guid)?;
+    validate_index("actual_lrp_key.index", key.index)
 }
 
 fn validate_instance_key(ik: &InstanceKey) -> Result<()> {
@@ -137,6 +139,7 @@ impl Bbs {
         ik: &InstanceKey,
     ) -> Result<()> {
         validate::guid("process_guid", process_guid)?;
+        validate_index("index", index)?;
         validate_instance_key(ik)?;
         self.with_retries(|| async {
             let rows = self.index_rows(process_guid, index).await?;
@@ -280,6 +283,7 @@ impl Bbs {
         ik: Option<&InstanceKey>,
     ) -> Result<()> {
         validate::guid("process_guid", process_guid)?;
+        validate_index("index", index)?;
         self.with_retries(|| async {
             let rows = self.index_rows(process_guid, index).await?;
             let row = rows.ordinary.as_ref().ok_or_else(ModelError::not_found)?;

@@ -27,24 +27,45 @@ impl Bbs {
     /// index, in one transaction; then one auction request for all of them.
     pub async fn desire_lrp(&self, mut lrp: DesiredLrp) -> Result<()> {
         validate::desired_lrp(&lrp)?;
-        let now = self.now();
         lrp.modification_tag = ModificationTag::new(new_epoch());
-        let mut change = Change::new();
-        change
-            .create(keys::desired(&lrp.process_guid), &lrp)
-            .emit(Event::DesiredLrpCreated {
-                desired_lrp: lrp.clone(),
-            });
-        let indices: Vec<i32> = (0..lrp.instances).collect();
-        for &index in &indices {
-            self.create_unclaimed(&mut change, &lrp, index, now);
-        }
-        match self.commit(change).await {
-            Err(crate::BbsError::Store(diego_store::StoreError::Conflict { .. })) => {
-                return Err(ModelError::exists().into())
-            }
-            other => other?,
-        };
+        let desired_key = keys::desired(&lrp.process_guid);
+        let indices = self
+            .with_retries(|| async {
+                if self.read::<DesiredLrp>(&desired_key).await?.is_some() {
+                    return Err(ModelError::exists().into());
+                }
+                // Instances of an earlier LRP with this guid may still be
+                // stopping: like the original, their indices are skipped
+                // (convergence fills them once the rep removes the rows),
+                // rather than refusing the whole desire as a duplicate.
+                let existing = self.actual_rows(&lrp.process_guid).await?;
+                let now = self.now();
+                let mut change = Change::new();
+                change
+                    .create(desired_key.clone(), &lrp)
+                    .emit(Event::DesiredLrpCreated {
+                        desired_lrp: lrp.clone(),
+                    });
+                let mut indices = Vec::new();
+                for index in 0..lrp.instances {
+                    let taken = existing.iter().any(|r| {
+                        r.value.key.index == index && r.value.presence == Presence::Ordinary
+                    });
+                    if !taken {
+                        self.create_unclaimed(&mut change, &lrp, index, now);
+                        indices.push(index);
+                    }
+                }
+                match self.commit(change).await {
+                    Err(crate::BbsError::Store(diego_store::StoreError::Conflict { key }))
+                        if key == desired_key =>
+                    {
+                        Err(ModelError::exists().into())
+                    }
+                    other => other.map(|_| indices),
+                }
+            })
+            .await?;
         self.request_lrp_auctions(vec![LrpAuction {
             info: lrp.scheduling_info(),
             indices,
