@@ -5,14 +5,10 @@
 mod common;
 
 use common::{lrp, task_def, Server};
-use diego_bbs::grpc::{serve, BbsGrpc, DecisionLog, ServeOptions};
 use diego_proto::bbs::v1 as pb;
 use diego_proto::bbs::v1::bbs_client::BbsClient;
-use prost::bytes::{Buf, BufMut};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 /// Asserts the status, its error type and that the message has `needle`.
 #[track_caller]
@@ -399,102 +395,4 @@ async fn every_rpc_refuses_bad_input_by_name_and_stores_nothing() {
     );
     drop(b);
     server.stop().await;
-}
-
-/// Sends bytes as they are, so a request can be something no client would build.
-#[derive(Clone, Copy, Default)]
-struct Raw;
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-#[tokio::test]
-async fn garbage_bytes_are_an_invalid_request_not_a_crash() {
-    let store =
-        std::sync::Arc::new(diego_store::EmbeddedStore::in_memory(Default::default()).unwrap());
-    let bbs = diego_bbs::Bbs::new(
-        store,
-        std::sync::Arc::new(diego_bbs::SystemClock),
-        std::sync::Arc::new(diego_bbs::NoAuctioneer),
-        std::sync::Arc::new(diego_bbs::StaticCells::default()),
-        Default::default(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let grpc = BbsGrpc::new(bbs, std::sync::Arc::new(DecisionLog::default()));
-    tokio::spawn(serve(
-        grpc,
-        listener,
-        ServeOptions::default(),
-        std::future::pending(),
-    ));
-
-    let channel = Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    // Field 1 claims a 127-byte string that is not there; then bytes with an
-    // invalid wire type; then a truncated varint.
-    let bodies: [&[u8]; 3] = [&[0x0a, 0x7f, 1, 2], &[0xff; 16], &[0x08, 0xff, 0xff]];
-    for path in ["/diego.bbs.v1.Bbs/DesireTask", "/diego.bbs.v1.Bbs/Watch"] {
-        for body in bodies {
-            let mut g = tonic::client::Grpc::new(channel.clone());
-            g.ready().await.unwrap();
-            let r = if path.ends_with("Watch") {
-                let path = PathAndQuery::from_static("/diego.bbs.v1.Bbs/Watch");
-                g.server_streaming(Request::new(body.to_vec()), path, Raw)
-                    .await
-                    .map(|_| ())
-            } else {
-                let path = PathAndQuery::from_static("/diego.bbs.v1.Bbs/DesireTask");
-                g.unary(Request::new(body.to_vec()), path, Raw)
-                    .await
-                    .map(|_| ())
-            };
-            refused(
-                r,
-                Code::InvalidArgument,
-                "InvalidRequest",
-                "the request received is invalid",
-            );
-        }
-    }
-    let mut b = BbsClient::new(channel);
-    assert!(
-        b.ping(pb::PingRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .available
-    );
-    let tasks = b.tasks(pb::TasksRequest::default()).await.unwrap();
-    assert!(tasks.into_inner().tasks.is_empty());
 }

@@ -75,9 +75,11 @@ impl LocalCell {
                 let mut oci = OciConfig::new(&cfg.cell_id, 10 + cfg.cell_number);
                 oci.state_dir = cfg.state_dir.clone();
                 oci.net.ipam_dir = cfg.state_dir.join("ipam");
-                // Cells on one machine must not hand out the same host ports.
-                let base = 61_000 + u32::from(cfg.cell_number) * 500;
-                oci.net.host_port_range = (base, base + 499);
+                // Cells on one machine must not hand out the same host ports:
+                // 18 slots of 250 ports (the default container count) above
+                // the kernel's ephemeral range, chosen by the cell number.
+                let base = 61_000 + (u32::from(cfg.cell_number) % 18) * 250;
+                oci.net.host_port_range = (base, base + 249);
                 OciBackend::new(oci)
             }
             BackendKind::Fake => diego_backend_fake::FakeBackend::new(),
@@ -160,8 +162,10 @@ impl LocalCell {
             t.abort();
         }
         let _ = self.shutdown.send(true);
+        // Through the executor, so its running steps end before teardown;
+        // the rep's loops are gone, so the BBS hears nothing of it.
         for c in self.rep.executor().list() {
-            let _ = self.backend.destroy(&c.guid).await;
+            let _ = self.rep.executor().delete(&c.guid).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
     }

@@ -223,10 +223,7 @@ impl BbsGrpc {
             index,
             instance_key,
         } = r.into_inner();
-        let ik: Option<InstanceKey> = match instance_key {
-            Some(ik) => Some(InstanceKey::from(ik)),
-            None => None,
-        };
+        let ik: Option<InstanceKey> = instance_key.map(InstanceKey::from);
         self.bbs
             .remove_actual_lrp(&process_guid, index, ik.as_ref())
             .await
