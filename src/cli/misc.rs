@@ -165,8 +165,8 @@ pub async fn why(cli: &Cli, cmd: &WhyCmd) -> anyhow::Result<i32> {
         eprintln!("no placement decision recorded for that work");
         return Ok(1);
     }
-    for (work, summary, lines) in decisions {
-        println!("{work}: {summary}");
+    for (_work, summary, lines) in decisions {
+        println!("{summary}");
         for l in lines {
             println!("  {l}");
         }

@@ -1,5 +1,6 @@
 //! The command line contract of `design/cli.md`.
 
+mod logs;
 mod lrp;
 mod misc;
 mod output;
@@ -62,6 +63,8 @@ pub enum Command {
     /// Domain management.
     #[command(subcommand)]
     Domain(misc::DomainCmd),
+    /// The output of a task or of an LRP's instances.
+    Logs(logs::LogsArgs),
     /// Stream events; resume with --since.
     Events(misc::EventsArgs),
     /// Why work was placed where it was (or not at all).
@@ -116,6 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Domains => misc::domains(&cli, fmt).await,
         Command::Domain(c) => misc::domain(&cli, c).await,
         Command::Events(a) => misc::events(&cli, a, fmt).await,
+        Command::Logs(a) => logs::run(&cli, a).await,
         Command::Why(c) => misc::why(&cli, c).await,
         Command::Ping => misc::ping(&cli).await,
         Command::Version => {

@@ -3,6 +3,7 @@
 use diego_executor::ContainerState;
 use diego_proto::rep::v1 as pb;
 use diego_proto::rep::v1::rep_server::{Rep as RepService, RepServer};
+use futures::StreamExt;
 use tonic::{Request, Response, Status};
 
 use crate::state::TAG_INSTANCE_GUID;
@@ -66,6 +67,60 @@ impl RepService for Rep {
             }
         });
         Ok(Response::new(pb::CancelTaskResponse {}))
+    }
+
+    type LogsStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::LogLine, Status>> + Send>>;
+
+    async fn logs(
+        &self,
+        r: Request<pb::LogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
+        let pb::LogsRequest { guid, follow } = r.into_inner();
+        let Some(c) = find(self, &guid) else {
+            return Err(Status::not_found(format!(
+                "no container {guid} on this cell"
+            )));
+        };
+        // Subscribe before taking the snapshot so no line falls in between.
+        let tail = self.inner.exec.tail(&c.guid);
+        let recent: Vec<_> = self
+            .inner
+            .exec
+            .logs(&c.guid)
+            .into_iter()
+            .map(|l| Ok(wire_line(l)))
+            .collect();
+        let head = futures::stream::iter(recent);
+        if !follow {
+            return Ok(Response::new(Box::pin(head)));
+        }
+        let rest = tokio_stream::wrappers::BroadcastStream::new(tail)
+            .filter_map(|l| async move { l.ok().map(|l| Ok(wire_line(l))) });
+        Ok(Response::new(Box::pin(head.chain(rest))))
+    }
+}
+
+/// The container a guid names: a task guid or an LRP instance guid.
+fn find(rep: &Rep, guid: &str) -> Option<diego_executor::Container> {
+    rep.inner
+        .exec
+        .list()
+        .into_iter()
+        .find(|c| c.guid == guid || c.tags.get(TAG_INSTANCE_GUID).map(String::as_str) == Some(guid))
+}
+
+fn wire_line(l: diego_executor::LogLine) -> pb::LogLine {
+    let stream = match l.stream {
+        diego_executor::Stream::Stdout => "stdout",
+        diego_executor::Stream::Stderr => "stderr",
+    };
+    pb::LogLine {
+        guid: l.guid,
+        source: l.source,
+        stream: stream.into(),
+        line: l.line,
+        timestamp_ms: l.timestamp_ms,
     }
 }
 

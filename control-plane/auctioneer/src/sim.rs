@@ -262,4 +262,14 @@ impl pb::rep_server::Rep for SimRepServer {
     ) -> Result<Response<pb::CancelTaskResponse>, Status> {
         Ok(Response::new(pb::CancelTaskResponse {}))
     }
+
+    type LogsStream = futures::stream::Empty<Result<pb::LogLine, Status>>;
+
+    /// Simulated work prints nothing.
+    async fn logs(
+        &self,
+        _: Request<pb::LogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
+        Ok(Response::new(futures::stream::empty()))
+    }
 }
