@@ -45,7 +45,8 @@ impl CellPresence {
             return Err(E::invalid_field("rep_address", "must not be empty"));
         }
         if !self.rep_url.is_empty()
-            && !(self.rep_url.starts_with("http://") || self.rep_url.starts_with("https://"))
+            && !self.rep_url.starts_with("http://")
+            && !self.rep_url.starts_with("https://")
         {
             return Err(E::invalid_field(
                 "rep_url",

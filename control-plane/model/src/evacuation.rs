@@ -30,6 +30,9 @@ pub struct IndexRows {
 }
 
 /// One write the BBS applies (in order, in one transaction).
+// The values live for one transaction and most are `Put`s, so boxing the
+// row would only add an allocation per write.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowChange {
     /// Insert or replace the row at `actual.presence`.

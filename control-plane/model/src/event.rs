@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ActualLrp, DesiredLrp, Task};
 
+// Events are built, encoded and dropped; nearly all carry one or two full
+// records, so the size difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
