@@ -1,5 +1,8 @@
 //! The rep's gRPC API (`diego.rep.v1.Rep`), which the auctioneer and the BBS call.
 
+// tonic's handlers and streams must yield `tonic::Status` as their error.
+#![allow(clippy::result_large_err)]
+
 use diego_executor::ContainerState;
 use diego_proto::rep::v1 as pb;
 use diego_proto::rep::v1::rep_server::{Rep as RepService, RepServer};

@@ -106,7 +106,7 @@ impl Rep {
         };
         let mut lrps = work.lrps;
         // Largest first, like the rep: what fits best goes in before the rest.
-        lrps.sort_by(|a, b| b.memory_mb.cmp(&a.memory_mb));
+        lrps.sort_by_key(|l| std::cmp::Reverse(l.memory_mb));
         for mut l in lrps {
             let guid = new_instance_guid();
             let mut tags = BTreeMap::new();
