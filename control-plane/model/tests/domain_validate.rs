@@ -4,6 +4,9 @@ mod common;
 use common::*;
 use diego_model::*;
 
+/// Named mutations of a valid value, each of which must fail validation.
+type Cases<T> = Vec<(&'static str, Box<dyn Fn(&mut T)>)>;
+
 #[test]
 fn domain_ttl_and_freshness() {
     let now = 1_000 * S;
@@ -49,7 +52,7 @@ fn task_rules() {
     );
     assert_field(validate::desire_task("", "d", &task_def()), "task_guid");
     assert_field(validate::desire_task("t", "", &task_def()), "domain");
-    let cases: Vec<(&str, Box<dyn Fn(&mut TaskDefinition)>)> = vec![
+    let cases: Cases<TaskDefinition> = vec![
         ("rootfs", Box::new(|d| d.root_fs = "".into())),
         ("rootfs", Box::new(|d| d.root_fs = "no-scheme".into())),
         ("action", Box::new(|d| d.action = None)),
@@ -246,7 +249,7 @@ fn action_rules() {
 
 #[test]
 fn desired_lrp_rules() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut DesiredLrp)>)> = vec![
+    let cases: Cases<DesiredLrp> = vec![
         ("process_guid", Box::new(|d| d.process_guid = "a b".into())),
         ("domain", Box::new(|d| d.domain = "".into())),
         ("rootfs", Box::new(|d| d.root_fs = "busybox".into())),
@@ -502,7 +505,7 @@ fn cell_presence_rules() {
         ..Default::default()
     };
     ok.validate().unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut CellPresence)>)> = vec![
+    let cases: Cases<CellPresence> = vec![
         ("cell_id", Box::new(|c| c.cell_id.clear())),
         ("rep_address", Box::new(|c| c.rep_address.clear())),
         ("rep_url", Box::new(|c| c.rep_url = "ftp://x".into())),
