@@ -65,7 +65,7 @@ fn lrp(pg: &str, n: usize) -> diego_model::DesiredLrp {
     serde_json::from_value(serde_json::json!({
         "process_guid": pg, "domain": "bench", "rootfs": "preloaded:busybox", "instances": n,
         "memory_mb": 16, "disk_mb": 16, "metric_tags": {},
-        "action": {"run": {"path": "/bin/sleep", "args": ["3600"], "user": "root"}}
+        "action": {"run": {"path": "/bin/httpd", "args": ["-f", "-p", "8080"], "user": "root"}}
     }))
     .expect("valid lrp")
 }
@@ -167,7 +167,7 @@ async fn main() {
         // kill -9 of the app process, as a crash would look.
         let kill = diego_executor::ProcessSpec {
             path: "/bin/sh".into(),
-            args: vec!["-c".into(), "pkill -9 -f 'sleep 3600'".into()],
+            args: vec!["-c".into(), "kill -9 $(pidof httpd)".into()],
             user: "root".into(),
             ..Default::default()
         };

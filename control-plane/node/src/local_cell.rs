@@ -72,9 +72,16 @@ impl LocalCell {
         let backend: Arc<dyn Backend> = match cfg.backend {
             BackendKind::Oci => {
                 OciBackend::available().map_err(NodeError::Backend)?;
+                std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+                    NodeError::Backend(format!("cannot create {}: {e}", cfg.state_dir.display()))
+                })?;
+                // Absolute paths: runc, mounts and CNI all see the real path.
+                let state_dir = std::fs::canonicalize(&cfg.state_dir).map_err(|e| {
+                    NodeError::Backend(format!("cannot resolve {}: {e}", cfg.state_dir.display()))
+                })?;
                 let mut oci = OciConfig::new(&cfg.cell_id, 10 + cfg.cell_number);
-                oci.state_dir = cfg.state_dir.clone();
-                oci.net.ipam_dir = cfg.state_dir.join("ipam");
+                oci.net.ipam_dir = state_dir.join("ipam");
+                oci.state_dir = state_dir;
                 // Cells on one machine must not hand out the same host ports:
                 // 18 slots of 250 ports (the default container count) above
                 // the kernel's ephemeral range, chosen by the cell number.

@@ -110,6 +110,9 @@ pub(crate) async fn unmount(merged: &Path) -> Result<()> {
 }
 
 pub(crate) fn is_mounted(path: &Path) -> bool {
+    // /proc/self/mounts has absolute, symlink-free paths; the state dir may
+    // be given relative (`--data-dir .diego`) or through a symlink.
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let wanted = path.to_string_lossy().to_string();
     std::fs::read_to_string("/proc/self/mounts")
         .map(|m| {
