@@ -43,7 +43,8 @@ fn report(what: &str, v: Vec<Duration>) {
 async fn cell(api: &str, id: &str, zone: &str, n: u8, dir: &std::path::Path) -> LocalCell {
     let mut cfg = CellConfig::new(id, zone, api, n);
     cfg.state_dir = dir.join(id);
-    cfg.memory_mb = 16_384;
+    // Room for every instance on one cell (the cell-loss step needs it).
+    cfg.memory_mb = 65_536;
     let mut rep = RepConfig::new(id, zone, "");
     rep.presence_ttl_ms = 3_000;
     rep.presence_interval_ms = 500;
@@ -64,7 +65,7 @@ fn task(guid: &str) -> Task {
 fn lrp(pg: &str, n: usize) -> diego_model::DesiredLrp {
     serde_json::from_value(serde_json::json!({
         "process_guid": pg, "domain": "bench", "rootfs": "preloaded:busybox", "instances": n,
-        "memory_mb": 16, "disk_mb": 16, "metric_tags": {},
+        "memory_mb": 64, "disk_mb": 16, "metric_tags": {},
         "action": {"run": {"path": "/bin/httpd", "args": ["-f", "-p", "8080"], "user": "root"}}
     }))
     .expect("valid lrp")
