@@ -5,8 +5,8 @@ set -euo pipefail
 
 # Debian packages: protoc for the gRPC code generation, runc + busybox for
 # containers, the CNI plugins and iptables for container networking, curl
-# for the demo.
-PKGS=(protobuf-compiler runc busybox-static containernetworking-plugins iptables iproute2 curl)
+# for the demo, etcd-server for the etcd store backend's tests.
+PKGS=(protobuf-compiler etcd-server runc busybox-static containernetworking-plugins iptables iproute2 curl)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -23,5 +23,18 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust with rustup first" >&2
   exit 1
+fi
+# WASM guests (lifecycles-wasm/guests, plugins/) build for wasm32-wasip2; the
+# host crate's tests build them, so the target must be installed.
+if command -v rustup >/dev/null 2>&1; then
+  rustup target list --installed | grep -qx wasm32-wasip2 \
+    || rustup target add wasm32-wasip2
+fi
+# The Go compatibility tests import the real BBS client; fetch it ahead of
+# time when Go is installed (a failure is reported, not fatal: the Rust test
+# that runs them says why it skipped).
+if command -v go >/dev/null 2>&1; then
+  (cd "$(dirname "$0")/../tests/compat-go" && GOFLAGS=-mod=mod go mod download) \
+    || echo "setup: go modules for tests/compat-go could not be downloaded" >&2
 fi
 echo "setup: ok"

@@ -1,0 +1,178 @@
+//! The diego `Store` on etcd.
+//!
+//! etcd's own revision is global across every key in the cluster and jumps
+//! by one per etcd write, so it cannot be our revision (which steps by one
+//! per commit of this store). We keep our own counter at `<prefix>/meta/rev`
+//! and every commit is one etcd transaction that compares that key's etcd
+//! mod revision with the one read, then writes the records (each value
+//! carrying our mod revision), the counter + 1 and the change-log entry. A
+//! concurrent writer makes the compare fail; we re-read and retry. The key
+//! layout is in `layout`, the commit protocol in `commit`.
+//!
+//! Deployment needs: etcd 3.4+, `--max-txn-ops` above the largest diego
+//! transaction (ops + checks + 2; the etcd default is 128).
+
+mod commit;
+mod layout;
+mod read;
+mod retry;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diego_store::{BoxFuture, LogEntry, Record, Revision, Store, StoreError, Txn};
+use etcd_client::{Client, ConnectOptions, KvClient};
+use tokio::sync::{watch as tokio_watch, Mutex};
+
+use crate::layout::Layout;
+use crate::read::RevRead;
+
+/// Connection and retry settings.
+#[derive(Debug, Clone)]
+pub struct EtcdOptions {
+    /// How long one dial of an endpoint may take.
+    pub connect_timeout: Duration,
+    /// How long one etcd request may take.
+    pub request_timeout: Duration,
+    /// How long transient failures (no leader, member down) are retried
+    /// before an operation fails; also how long `connect` waits for etcd.
+    pub retry_budget: Duration,
+    /// Records per etcd range read when scanning; keeps each response well
+    /// under gRPC message limits.
+    pub scan_page_records: usize,
+}
+
+impl Default for EtcdOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            retry_budget: Duration::from_secs(10),
+            scan_page_records: 5_000,
+        }
+    }
+}
+
+/// Responses can hold a whole scan page of large records.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
+/// A `Store` kept in etcd under one key prefix.
+pub struct EtcdStore {
+    shared: Arc<Shared>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) kv: KvClient,
+    pub(crate) layout: Layout,
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) opts: EtcdOptions,
+    /// Commits of this process go one at a time: they would only make each
+    /// other's compare fail. Holds the newest revision we know of.
+    pub(crate) commit_lock: Mutex<Option<RevRead>>,
+    pub(crate) newest: tokio_watch::Sender<Revision>,
+}
+
+impl Shared {
+    /// Publishes a revision to subscribers if it is newer than what they saw.
+    pub(crate) fn publish(&self, revision: Revision) {
+        self.newest.send_if_modified(|seen| {
+            let newer = revision > *seen;
+            if newer {
+                *seen = revision;
+            }
+            newer
+        });
+    }
+}
+
+impl EtcdStore {
+    /// Connects to an etcd cluster and opens (or starts) the store under
+    /// `prefix`. Fails with `StoreError::Backend` naming the endpoints when
+    /// etcd does not answer within `opts.retry_budget`.
+    pub async fn connect(
+        endpoints: &[String],
+        prefix: &str,
+        opts: EtcdOptions,
+    ) -> Result<Self, StoreError> {
+        let layout = Layout::new(prefix)?;
+        let connect = ConnectOptions::new()
+            .with_connect_timeout(opts.connect_timeout)
+            .with_timeout(opts.request_timeout)
+            .with_keep_alive(Duration::from_secs(10), opts.request_timeout);
+        let client = Client::connect(endpoints, Some(connect))
+            .await
+            .map_err(|e| retry::backend(endpoints, "connect", e))?;
+        let kv = client
+            .kv_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES);
+        let (newest, _) = tokio_watch::channel(0);
+        let shared = Arc::new(Shared {
+            client,
+            kv,
+            layout,
+            endpoints: endpoints.to_vec(),
+            opts,
+            commit_lock: Mutex::new(None),
+            newest,
+        });
+        // the channel client dials lazily, so this first read is what tells
+        // an unreachable cluster apart
+        let current = read::current(&shared).await.map_err(|e| match e {
+            // the reason already names the endpoints
+            StoreError::Backend(reason) => StoreError::Backend(format!(
+                "etcd unreachable within {:?}: {reason}",
+                shared.opts.retry_budget
+            )),
+            other => other,
+        })?;
+        shared.publish(current.revision);
+        let watcher = tokio::spawn(watch::follow(shared.clone()));
+        Ok(Self { shared, watcher })
+    }
+}
+
+impl Drop for EtcdStore {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+impl Store for EtcdStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
+        Box::pin(read::get(&self.shared, key))
+    }
+
+    fn scan_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<(Vec<Record>, Revision), StoreError>> {
+        Box::pin(read::scan_prefix(&self.shared, prefix))
+    }
+
+    fn commit(&self, txn: Txn) -> BoxFuture<'_, Result<Revision, StoreError>> {
+        Box::pin(commit::commit(&self.shared, txn))
+    }
+
+    fn current_revision(&self) -> BoxFuture<'_, Result<Revision, StoreError>> {
+        Box::pin(async move { Ok(read::current(&self.shared).await?.revision) })
+    }
+
+    fn log_since(
+        &self,
+        after: Revision,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<LogEntry>, StoreError>> {
+        Box::pin(read::log_since(&self.shared, after, limit))
+    }
+
+    fn compact_log(&self, upto: Revision) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(commit::compact_log(&self.shared, upto))
+    }
+
+    fn subscribe(&self) -> tokio_watch::Receiver<Revision> {
+        self.shared.newest.subscribe()
+    }
+}
