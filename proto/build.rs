@@ -1,4 +1,5 @@
-//! Generates the diego.bbs.v1 and diego.rep.v1 types, servers and clients.
+//! Generates the diego.bbs.v1 and diego.rep.v1 types, servers and clients,
+//! and the original BBS `models` messages.
 //! protoc comes from the system (Debian `protobuf-compiler`), or from
 //! `PROTOC` when set.
 
@@ -21,6 +22,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .btree_map(["."])
         .compile_protos(&protos, &["."])?;
     for p in protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    // The original BBS's `models` package, for the compatibility gateway.
+    // Messages only: it is served over plain HTTP/1.1, not gRPC.
+    let models = [
+        "models/common.proto",
+        "models/actions.proto",
+        "models/actual_lrp.proto",
+        "models/desired_lrp.proto",
+        "models/task.proto",
+        "models/events.proto",
+    ];
+    tonic_build::configure()
+        .build_server(false)
+        .build_client(false)
+        .btree_map(["."])
+        .compile_protos(&models, &["."])?;
+    for p in models {
         println!("cargo:rerun-if-changed={p}");
     }
     Ok(())

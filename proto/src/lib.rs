@@ -20,6 +20,13 @@ pub mod rep {
     }
 }
 
+/// The original BBS wire messages (package `models`), for the gateway.
+#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+pub mod models {
+    tonic::include_proto!("models");
+}
+
+pub mod compat;
 pub mod convert;
 pub mod fuzzing;
 pub mod status;

@@ -17,6 +17,9 @@ pub struct UpArgs {
     /// The gRPC API address.
     #[arg(long, env = "DIEGO_LISTEN", default_value = "127.0.0.1:8889")]
     pub listen: SocketAddr,
+    /// The compatibility gateway: the original BBS HTTP API, plain HTTP.
+    #[arg(long, env = "DIEGO_GATEWAY_LISTEN", default_value = "127.0.0.1:8890")]
+    pub gateway_listen: SocketAddr,
     /// Memory per cell in MB.
     #[arg(long, default_value_t = 4096)]
     pub cell_memory_mb: u64,
@@ -41,6 +44,20 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
     };
     let cp = super::bbs::start(&bbs_args).await?;
     let api = cp.api_url();
+    // A busy gateway port leaves the gRPC API usable, so it only warns.
+    let (gw_stop, gw_stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway = match tokio::net::TcpListener::bind(a.gateway_listen).await {
+        Ok(l) => {
+            println!("bbs compatibility gateway: http://{}", l.local_addr()?);
+            Some(tokio::spawn(diego_gateway::serve(cp.bbs.clone(), l, async {
+                let _ = gw_stopped.await;
+            })))
+        }
+        Err(e) => {
+            eprintln!("warning: no compatibility gateway on {}: {e}", a.gateway_listen);
+            None
+        }
+    };
     let mut cells = Vec::new();
     for i in 0..a.cells {
         let id = format!("cell-{}", i + 1);
@@ -68,6 +85,10 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
     println!("shutting down: stopping containers");
     for c in cells {
         c.stop().await;
+    }
+    let _ = gw_stop.send(());
+    if let Some(g) = gateway {
+        let _ = g.await;
     }
     cp.stop().await;
     Ok(0)

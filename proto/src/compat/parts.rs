@@ -1,0 +1,213 @@
+//! The small messages desired LRPs and tasks share: metric tags, volume
+//! mounts, routes, health checks and modification tags.
+
+use std::collections::BTreeMap;
+
+use diego_model as m;
+use diego_model::ModelError;
+
+use crate::models as w;
+
+pub(crate) fn metric_tags_into(
+    t: BTreeMap<String, m::MetricTagValue>,
+) -> BTreeMap<String, w::MetricTagValue> {
+    t.into_iter()
+        .map(
+            |(
+                k,
+                m::MetricTagValue {
+                    static_value,
+                    dynamic,
+                },
+            )| {
+                let dynamic = match dynamic.as_str() {
+                    "INDEX" => w::metric_tag_value::DynamicValue::Index,
+                    "INSTANCE_GUID" => w::metric_tag_value::DynamicValue::InstanceGuid,
+                    _ => w::metric_tag_value::DynamicValue::Invalid,
+                };
+                (
+                    k,
+                    w::MetricTagValue {
+                        r#static: static_value,
+                        dynamic: dynamic as i32,
+                    },
+                )
+            },
+        )
+        .collect()
+}
+
+pub(crate) fn metric_tags_from(
+    t: BTreeMap<String, w::MetricTagValue>,
+    path: &str,
+) -> Result<BTreeMap<String, m::MetricTagValue>, ModelError> {
+    t.into_iter()
+        .map(|(k, w::MetricTagValue { r#static, dynamic })| {
+            let dynamic = match w::metric_tag_value::DynamicValue::try_from(dynamic) {
+                Ok(w::metric_tag_value::DynamicValue::Invalid) => String::new(),
+                Ok(w::metric_tag_value::DynamicValue::Index) => "INDEX".to_string(),
+                Ok(w::metric_tag_value::DynamicValue::InstanceGuid) => "INSTANCE_GUID".to_string(),
+                Err(_) => {
+                    return Err(ModelError::invalid_field(
+                        &format!("{path}[{k}].dynamic"),
+                        &format!("has unknown value {dynamic}"),
+                    ))
+                }
+            };
+            Ok((
+                k,
+                m::MetricTagValue {
+                    static_value: r#static,
+                    dynamic,
+                },
+            ))
+        })
+        .collect()
+}
+
+pub(crate) fn volume_mounts_into(v: Vec<m::VolumeMount>) -> Vec<w::VolumeMount> {
+    v.into_iter()
+        .map(
+            |m::VolumeMount {
+                 driver,
+                 container_dir,
+                 mode,
+             }| w::VolumeMount {
+                driver,
+                container_dir,
+                mode,
+                shared: None,
+                dedicated: None,
+            },
+        )
+        .collect()
+}
+
+/// The device configuration is the volume driver's business, which
+/// diego-rs does not run, so only driver, directory and mode are kept.
+pub(crate) fn volume_mounts_from(v: Vec<w::VolumeMount>) -> Vec<m::VolumeMount> {
+    v.into_iter()
+        .map(
+            |w::VolumeMount {
+                 driver,
+                 container_dir,
+                 mode,
+                 shared: _,
+                 dedicated: _,
+             }| m::VolumeMount {
+                driver,
+                container_dir,
+                mode,
+            },
+        )
+        .collect()
+}
+
+pub(crate) fn routes_into(r: m::Routes) -> Option<w::ProtoRoutes> {
+    if r.is_empty() {
+        return None;
+    }
+    Some(w::ProtoRoutes {
+        routes: r
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::to_vec(&v).unwrap_or_default()))
+            .collect(),
+    })
+}
+
+/// Route values are raw JSON blobs; one that does not parse is refused.
+pub(crate) fn routes_from(r: Option<w::ProtoRoutes>, path: &str) -> Result<m::Routes, ModelError> {
+    let Some(w::ProtoRoutes { routes }) = r else {
+        return Ok(m::Routes::new());
+    };
+    routes
+        .into_iter()
+        .map(|(k, v)| match serde_json::from_slice(&v) {
+            Ok(json) => Ok((k, json)),
+            Err(e) => Err(ModelError::invalid_field(
+                &format!("{path}[{k}]"),
+                &format!("is not json: {e}"),
+            )),
+        })
+        .collect()
+}
+
+pub(crate) fn check_into(c: m::Check) -> w::Check {
+    let m::Check {
+        tcp_check,
+        http_check,
+    } = c;
+    w::Check {
+        tcp_check: tcp_check.map(
+            |m::TcpCheck {
+                 port,
+                 connect_timeout_ms,
+                 interval_ms,
+             }| w::TcpCheck {
+                port,
+                connect_timeout_ms,
+                interval_ms,
+            },
+        ),
+        http_check: http_check.map(
+            |m::HttpCheck {
+                 port,
+                 request_timeout_ms,
+                 path,
+                 interval_ms,
+             }| w::HttpCheck {
+                port,
+                request_timeout_ms,
+                path,
+                interval_ms,
+            },
+        ),
+    }
+}
+
+pub(crate) fn check_from(c: w::Check) -> m::Check {
+    let w::Check {
+        tcp_check,
+        http_check,
+    } = c;
+    m::Check {
+        tcp_check: tcp_check.map(
+            |w::TcpCheck {
+                 port,
+                 connect_timeout_ms,
+                 interval_ms,
+             }| m::TcpCheck {
+                port,
+                connect_timeout_ms,
+                interval_ms,
+            },
+        ),
+        http_check: http_check.map(
+            |w::HttpCheck {
+                 port,
+                 request_timeout_ms,
+                 path,
+                 interval_ms,
+             }| m::HttpCheck {
+                port,
+                request_timeout_ms,
+                path,
+                interval_ms,
+            },
+        ),
+    }
+}
+
+pub(crate) fn tag_into(t: m::ModificationTag) -> w::ModificationTag {
+    let m::ModificationTag { epoch, index } = t;
+    w::ModificationTag { epoch, index }
+}
+
+pub(crate) fn tag_from(t: Option<w::ModificationTag>) -> m::ModificationTag {
+    let w::ModificationTag { epoch, index } = t.unwrap_or_default();
+    m::ModificationTag { epoch, index }
+}
+
+pub(crate) fn tag_of(t: m::ModificationTag) -> Option<w::ModificationTag> {
+    Some(tag_into(t))
+}

@@ -1,0 +1,178 @@
+//! Tasks and task definitions.
+
+use diego_model as m;
+use diego_model::ModelError;
+
+use super::action::{action_from, env_from, env_into};
+use super::parts::{metric_tags_from, metric_tags_into, volume_mounts_from, volume_mounts_into};
+use super::{field, version};
+use crate::models as w;
+
+impl From<m::TaskDefinition> for w::TaskDefinition {
+    fn from(d: m::TaskDefinition) -> Self {
+        let m::TaskDefinition {
+            root_fs,
+            environment_variables,
+            action,
+            disk_mb,
+            memory_mb,
+            cpu_weight,
+            privileged,
+            log_source,
+            log_guid,
+            metrics_guid,
+            result_file,
+            completion_callback_url,
+            annotation,
+            volume_mounts,
+            placement_tags,
+            max_pids,
+            image_username,
+            image_password,
+            log_rate_limit_bytes_per_second,
+            metric_tags,
+        } = d;
+        w::TaskDefinition {
+            root_fs,
+            environment_variables: env_into(environment_variables),
+            action: action.map(Into::into),
+            disk_mb,
+            memory_mb,
+            cpu_weight,
+            privileged,
+            log_source,
+            log_guid,
+            metrics_guid,
+            result_file,
+            completion_callback_url,
+            annotation,
+            volume_mounts: volume_mounts_into(volume_mounts),
+            placement_tags,
+            max_pids,
+            image_username,
+            image_password,
+            log_rate_limit: log_rate_limit_bytes_per_second
+                .map(|bytes_per_second| w::LogRateLimit { bytes_per_second }),
+            metric_tags: metric_tags_into(metric_tags),
+            ..Default::default()
+        }
+    }
+}
+
+/// Wire -> domain. Egress rules, networks, certificate properties and the
+/// trusted certificates path are not modelled by diego-rs and are dropped;
+/// image layers and cached dependencies are lowered into download actions.
+pub fn task_definition_from(
+    d: w::TaskDefinition,
+    path: &str,
+) -> Result<m::TaskDefinition, ModelError> {
+    let w::TaskDefinition {
+        root_fs,
+        environment_variables,
+        action,
+        disk_mb,
+        memory_mb,
+        cpu_weight,
+        privileged,
+        log_source,
+        log_guid,
+        metrics_guid,
+        result_file,
+        completion_callback_url,
+        annotation,
+        egress_rules: _,
+        cached_dependencies,
+        legacy_download_user,
+        trusted_system_certificates_path: _,
+        volume_mounts,
+        network: _,
+        placement_tags,
+        max_pids,
+        certificate_properties: _,
+        image_username,
+        image_password,
+        image_layers,
+        log_rate_limit,
+        metric_tags,
+        volume_mounted_files: _,
+    } = d;
+    let action = action
+        .map(|a| action_from(a, &field(path, "action")))
+        .transpose()?;
+    let action = version::lower_downloads(
+        image_layers,
+        cached_dependencies,
+        &legacy_download_user,
+        action,
+    );
+    Ok(m::TaskDefinition {
+        root_fs,
+        environment_variables: env_from(environment_variables),
+        action,
+        disk_mb,
+        memory_mb,
+        cpu_weight,
+        privileged,
+        log_source,
+        log_guid,
+        metrics_guid,
+        result_file,
+        completion_callback_url,
+        annotation,
+        volume_mounts: volume_mounts_from(volume_mounts),
+        placement_tags,
+        max_pids,
+        image_username,
+        image_password,
+        log_rate_limit_bytes_per_second: log_rate_limit
+            .map(|w::LogRateLimit { bytes_per_second }| bytes_per_second),
+        metric_tags: metric_tags_from(metric_tags, &field(path, "metric_tags"))?,
+    })
+}
+
+impl From<m::Task> for w::Task {
+    fn from(t: m::Task) -> Self {
+        let m::Task {
+            task_guid,
+            domain,
+            definition,
+            created_at,
+            updated_at,
+            first_completed_at,
+            state,
+            cell_id,
+            result,
+            failed,
+            failure_reason,
+            rejection_count,
+            rejection_reason,
+        } = t;
+        w::Task {
+            task_definition: Some(definition.into()),
+            task_guid,
+            domain,
+            created_at,
+            updated_at,
+            first_completed_at,
+            state: state as i32,
+            cell_id,
+            result,
+            failed,
+            failure_reason,
+            rejection_count,
+            rejection_reason,
+        }
+    }
+}
+
+/// The JSON body of a completion callback (`TaskCallbackResponse`).
+pub fn callback_of(t: &m::Task) -> w::TaskCallbackResponse {
+    w::TaskCallbackResponse {
+        task_guid: t.task_guid.clone(),
+        failed: t.failed,
+        failure_reason: t.failure_reason.clone(),
+        result: t.result.clone(),
+        annotation: t.definition.annotation.clone(),
+        created_at: t.created_at,
+    }
+}
