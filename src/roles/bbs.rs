@@ -14,7 +14,7 @@ pub struct BbsArgs {
     pub listen: SocketAddr,
     #[arg(long, env = "DIEGO_DATA_DIR", default_value = ".diego")]
     pub data_dir: PathBuf,
-    /// The store: `embedded` (etcd and TiKV are not built yet).
+    /// The store: `embedded` or `etcd://host:port[,host:port...]` (TiKV is not built yet).
     #[arg(long, env = "DIEGO_STORE", default_value = "embedded")]
     pub store: String,
     /// Convergence period in milliseconds.
@@ -40,10 +40,8 @@ pub async fn run(a: BbsArgs) -> anyhow::Result<i32> {
 }
 
 pub async fn start(a: &BbsArgs) -> anyhow::Result<ControlPlane> {
-    if a.store != "embedded" {
-        anyhow::bail!("store {:?} is not supported yet; use embedded", a.store);
-    }
     let mut cfg = ControlPlaneConfig::new(a.listen, a.data_dir.clone());
+    cfg.store = diego_node::StoreSpec::parse(&a.store).map_err(|e| anyhow::anyhow!(e))?;
     cfg.converge_interval_ms = a.converge_interval_ms;
     if a.plaintext {
         cfg.at_rest = diego_store::AtRest::Plaintext;

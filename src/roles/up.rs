@@ -49,12 +49,19 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
     let gateway = match tokio::net::TcpListener::bind(a.gateway_listen).await {
         Ok(l) => {
             println!("bbs compatibility gateway: http://{}", l.local_addr()?);
-            Some(tokio::spawn(diego_gateway::serve(cp.bbs.clone(), l, async {
-                let _ = gw_stopped.await;
-            })))
+            Some(tokio::spawn(diego_gateway::serve(
+                cp.bbs.clone(),
+                l,
+                async {
+                    let _ = gw_stopped.await;
+                },
+            )))
         }
         Err(e) => {
-            eprintln!("warning: no compatibility gateway on {}: {e}", a.gateway_listen);
+            eprintln!(
+                "warning: no compatibility gateway on {}: {e}",
+                a.gateway_listen
+            );
             None
         }
     };

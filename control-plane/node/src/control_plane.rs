@@ -24,6 +24,8 @@ use crate::NodeError;
 pub struct ControlPlaneConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where the records live: the embedded store in `data_dir`, or etcd.
+    pub store: StoreSpec,
     pub at_rest: AtRest,
     /// Convergence period (Diego: 30 s); a lost cell triggers a pass at once.
     pub converge_interval_ms: u64,
@@ -39,12 +41,71 @@ impl ControlPlaneConfig {
         ControlPlaneConfig {
             listen,
             data_dir,
+            store: StoreSpec::Embedded,
             at_rest: AtRest::Encrypted,
             converge_interval_ms: 30_000,
             convergence: ConvergenceConfig::default(),
             auctioneer: AuctioneerConfig::default(),
             bbs: BbsConfig::default(),
             tls: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    Embedded,
+    /// etcd endpoints (`http://host:port`) and the key prefix.
+    Etcd {
+        endpoints: Vec<String>,
+        prefix: String,
+    },
+}
+
+impl StoreSpec {
+    /// `embedded` or `etcd://host:port[,host:port...]`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s == "embedded" {
+            return Ok(StoreSpec::Embedded);
+        }
+        if let Some(rest) = s.strip_prefix("etcd://") {
+            let endpoints: Vec<String> = rest
+                .split(',')
+                .filter(|e| !e.is_empty())
+                .map(|e| format!("http://{e}"))
+                .collect();
+            if endpoints.is_empty() {
+                return Err(format!("store {s:?} names no etcd endpoint"));
+            }
+            return Ok(StoreSpec::Etcd {
+                endpoints,
+                prefix: "/diego".into(),
+            });
+        }
+        Err(format!(
+            "store {s:?} is not embedded or etcd://host:port[,host:port]"
+        ))
+    }
+}
+
+async fn open_store(cfg: &ControlPlaneConfig) -> Result<Arc<dyn diego_store::Store>, NodeError> {
+    match &cfg.store {
+        StoreSpec::Embedded => Ok(diego_store::open_local(
+            &cfg.data_dir,
+            cfg.at_rest,
+            EmbeddedOptions::default(),
+        )?),
+        StoreSpec::Etcd { endpoints, prefix } => {
+            let etcd =
+                diego_store_etcd::EtcdStore::connect(endpoints, prefix, Default::default()).await?;
+            Ok(match cfg.at_rest {
+                // The key stays on this node's disk; etcd only sees ciphertext.
+                AtRest::Encrypted => Arc::new(diego_store::EncryptedStore::new(
+                    etcd,
+                    diego_store::Keyring::load_or_create(&cfg.data_dir)?,
+                )),
+                AtRest::Plaintext => Arc::new(etcd),
+            })
         }
     }
 }
@@ -89,8 +150,7 @@ impl ControlPlane {
                 cfg.data_dir.display()
             ))
         })?;
-        let store =
-            diego_store::open_local(&cfg.data_dir, cfg.at_rest, EmbeddedOptions::default())?;
+        let store = open_store(&cfg).await?;
         let reps = Arc::new(GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms));
         let cells = Arc::new(Cells::new(reps.clone()));
         let slot = Arc::new(AuctioneerSlot::default());

@@ -10,6 +10,6 @@ mod local_cell;
 mod sink;
 
 pub use cells::Cells;
-pub use control_plane::{ControlPlane, ControlPlaneConfig};
+pub use control_plane::{ControlPlane, ControlPlaneConfig, StoreSpec};
 pub use error::NodeError;
 pub use local_cell::{BackendKind, CellConfig, LocalCell};
