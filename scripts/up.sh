@@ -36,6 +36,6 @@ Look around (in another terminal, with DIEGO_API=http://127.0.0.1:8889):
   diego lrp list            diego actual list         diego cells
   diego task list           diego events              diego why lrp hello-web 0
   diego lrp scale hello-web 5
-The binary is at $CARGO_TARGET_DIR/release/diego. Ctrl-C stops the cluster.
 MSG
+echo "The binary is $DIEGO. Ctrl-C stops the cluster."
 wait $UP
