@@ -84,7 +84,27 @@ async fn a_task_whose_cell_dies_fails_and_never_runs_again() {
         c.containers().iter().all(|k| k.guid != "doomed"),
         "the task ran a second time"
     );
+    let oci = c.backend == BackendKind::Oci;
     c.stop().await;
+    if oci {
+        // The dead cell's container is gone too, even though it may have died mid-creation.
+        wait_for("no process left in the task's container", 30, || async {
+            (!processes_in_cgroup("/doomed")).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Whether any process on this machine is in a cgroup whose path ends with `suffix`.
+fn processes_in_cgroup(suffix: &str) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.flatten().any(|p| {
+        std::fs::read_to_string(p.path().join("cgroup"))
+            .map(|c| c.lines().any(|l| l.ends_with(suffix)))
+            .unwrap_or(false)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,19 +59,30 @@ impl Executor {
             })
             .collect();
         let cancel = CancellationToken::new();
-        {
+        let stopped_while_created = {
             let mut records = inner.lock();
-            let Some(record) = records.get_mut(guid) else {
-                return Ok(());
-            };
-            // Stopped while the container was being created: leave it for delete.
-            if record.container.state != ContainerState::Initializing {
-                return Ok(());
+            // Stopped or deleted while the container was being created: a
+            // delete may already have run its destroy before the container
+            // existed, so tear it down here (destroy is idempotent).
+            let record = records
+                .get_mut(guid)
+                .filter(|r| r.container.state == ContainerState::Initializing);
+            match record {
+                Some(record) => {
+                    record.container.net.internal_ip = info.internal_ip.clone();
+                    record.container.net.external_ip = inner.cfg.external_ip.clone();
+                    record.container.net.ports = ports.clone();
+                    record.cancel = Some(cancel.clone());
+                    false
+                }
+                None => true,
             }
-            record.container.net.internal_ip = info.internal_ip.clone();
-            record.container.net.external_ip = inner.cfg.external_ip.clone();
-            record.container.net.ports = ports.clone();
-            record.cancel = Some(cancel.clone());
+        };
+        if stopped_while_created {
+            if let Err(e) = inner.backend.destroy(guid).await {
+                tracing::warn!(guid, error = %e, "cannot remove a container stopped while it was created");
+            }
+            return Ok(());
         }
         inner.transition(guid, ContainerState::Created)?;
         let ctx = self.step_ctx(guid, &req, &info, ports);
