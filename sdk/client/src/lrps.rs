@@ -4,8 +4,19 @@ use diego_model::{
     ActualLrp, ActualLrpKey, DesiredLrp, DesiredLrpUpdate, InstanceKey, RunningInfo, SchedulingInfo,
 };
 use diego_proto::bbs::v1 as pb;
+use diego_proto::convert::requests::StartActualLrp;
 
 use crate::{err, missing, Client, Result};
+
+/// The running report Start and EvacuateRunning share, in the proto crate's
+/// request form (it owns the wire encoding).
+fn running(key: &ActualLrpKey, ik: &InstanceKey, info: &RunningInfo) -> StartActualLrp {
+    StartActualLrp {
+        key: key.clone(),
+        instance_key: ik.clone(),
+        info: info.clone(),
+    }
+}
 
 /// `ActualLRPs` filters; empty = any.
 #[derive(Debug, Clone, Default)]
@@ -150,15 +161,7 @@ impl Client {
         ik: &InstanceKey,
         info: &RunningInfo,
     ) -> Result<()> {
-        let req = pb::StartActualLrpRequest {
-            key: Some(key.clone().into()),
-            instance_key: Some(ik.clone().into()),
-            net_info: Some(info.net_info.clone().into()),
-            internal_routes: info.internal_routes.clone(),
-            metric_tags: info.metric_tags.clone().into_iter().collect(),
-            routable: info.routable,
-            availability_zone: info.availability_zone.clone(),
-        };
+        let req: pb::StartActualLrpRequest = running(key, ik, info).into();
         self.inner
             .clone()
             .start_actual_lrp(req)
@@ -291,15 +294,7 @@ impl Client {
         ik: &InstanceKey,
         info: &RunningInfo,
     ) -> Result<bool> {
-        let req = pb::EvacuateRunningActualLrpRequest {
-            key: Some(key.clone().into()),
-            instance_key: Some(ik.clone().into()),
-            net_info: Some(info.net_info.clone().into()),
-            internal_routes: info.internal_routes.clone(),
-            metric_tags: info.metric_tags.clone().into_iter().collect(),
-            routable: info.routable,
-            availability_zone: info.availability_zone.clone(),
-        };
+        let req: pb::EvacuateRunningActualLrpRequest = running(key, ik, info).into();
         Ok(self
             .inner
             .clone()

@@ -1,31 +1,24 @@
 //! Desired and actual LRP RPCs.
 
-use std::collections::BTreeMap;
-
-use diego_model::{ActualLrpKey, DesiredLrp, DesiredLrpUpdate, InstanceKey, NetInfo, RunningInfo};
+use diego_model::{ActualLrpKey, DesiredLrp, DesiredLrpUpdate, InstanceKey};
 use diego_proto::bbs::v1 as pb;
+use diego_proto::convert::requests::{
+    ClaimActualLrp, CrashActualLrp, FailActualLrp, LrpInstance, StartActualLrp,
+};
 use tonic::{Request, Response, Status};
 
-use super::{required, status, BbsGrpc};
+use super::{model_status, required, status, BbsGrpc};
 use crate::ActualLrpFilter;
 
 type R<T> = Result<Response<T>, Status>;
 
-fn running_info(
-    net_info: Option<pb::NetInfo>,
-    internal_routes: Vec<String>,
-    metric_tags: impl IntoIterator<Item = (String, String)>,
-    routable: Option<bool>,
-    availability_zone: String,
-) -> Result<RunningInfo, Status> {
-    let net_info: NetInfo = required("net_info", net_info)?;
-    Ok(RunningInfo {
-        net_info,
-        internal_routes,
-        metric_tags: metric_tags.into_iter().collect::<BTreeMap<_, _>>(),
-        routable,
-        availability_zone,
-    })
+/// Decodes a request through the proto crate's request conversions, which
+/// name the missing or invalid field.
+fn decode<W, T>(r: Request<W>) -> Result<T, Status>
+where
+    T: TryFrom<W, Error = diego_model::ModelError>,
+{
+    T::try_from(r.into_inner()).map_err(model_status)
 }
 
 impl BbsGrpc {
@@ -141,14 +134,9 @@ impl BbsGrpc {
         &self,
         r: Request<pb::ClaimActualLrpRequest>,
     ) -> R<pb::ClaimActualLrpResponse> {
-        let pb::ClaimActualLrpRequest {
-            process_guid,
-            index,
-            instance_key,
-        } = r.into_inner();
-        let ik: InstanceKey = required("instance_key", instance_key)?;
+        let c: ClaimActualLrp = decode(r)?;
         self.bbs
-            .claim_actual_lrp(&process_guid, index, &ik)
+            .claim_actual_lrp(&c.process_guid, c.index, &c.instance_key)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ClaimActualLrpResponse {}))
@@ -158,26 +146,9 @@ impl BbsGrpc {
         &self,
         r: Request<pb::StartActualLrpRequest>,
     ) -> R<pb::StartActualLrpResponse> {
-        let pb::StartActualLrpRequest {
-            key,
-            instance_key,
-            net_info,
-            internal_routes,
-            metric_tags,
-            routable,
-            availability_zone,
-        } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
-        let ik: InstanceKey = required("instance_key", instance_key)?;
-        let info = running_info(
-            net_info,
-            internal_routes,
-            metric_tags,
-            routable,
-            availability_zone,
-        )?;
+        let s: StartActualLrp = decode(r)?;
         self.bbs
-            .start_actual_lrp(&key, &ik, &info)
+            .start_actual_lrp(&s.key, &s.instance_key, &s.info)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::StartActualLrpResponse {}))
@@ -187,15 +158,9 @@ impl BbsGrpc {
         &self,
         r: Request<pb::CrashActualLrpRequest>,
     ) -> R<pb::CrashActualLrpResponse> {
-        let pb::CrashActualLrpRequest {
-            key,
-            instance_key,
-            error_message,
-        } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
-        let ik: InstanceKey = required("instance_key", instance_key)?;
+        let c: CrashActualLrp = decode(r)?;
         self.bbs
-            .crash_actual_lrp(&key, &ik, &error_message)
+            .crash_actual_lrp(&c.key, &c.instance_key, &c.error_message)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::CrashActualLrpResponse {}))
@@ -205,10 +170,9 @@ impl BbsGrpc {
         &self,
         r: Request<pb::FailActualLrpRequest>,
     ) -> R<pb::FailActualLrpResponse> {
-        let pb::FailActualLrpRequest { key, error_message } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
+        let f: FailActualLrp = decode(r)?;
         self.bbs
-            .fail_actual_lrp(&key, &error_message)
+            .fail_actual_lrp(&f.key, &f.error_message)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::FailActualLrpResponse {}))
@@ -244,12 +208,10 @@ impl BbsGrpc {
         &self,
         r: Request<pb::EvacuateClaimedActualLrpRequest>,
     ) -> R<pb::EvacuateClaimedActualLrpResponse> {
-        let pb::EvacuateClaimedActualLrpRequest { key, instance_key } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
-        let ik: InstanceKey = required("instance_key", instance_key)?;
+        let i: LrpInstance = decode(r)?;
         let keep_container = self
             .bbs
-            .evacuate_claimed_actual_lrp(&key, &ik)
+            .evacuate_claimed_actual_lrp(&i.key, &i.instance_key)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::EvacuateClaimedActualLrpResponse {
@@ -261,16 +223,10 @@ impl BbsGrpc {
         &self,
         r: Request<pb::EvacuateCrashedActualLrpRequest>,
     ) -> R<pb::EvacuateCrashedActualLrpResponse> {
-        let pb::EvacuateCrashedActualLrpRequest {
-            key,
-            instance_key,
-            error_message,
-        } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
-        let ik: InstanceKey = required("instance_key", instance_key)?;
+        let c: CrashActualLrp = decode(r)?;
         let keep_container = self
             .bbs
-            .evacuate_crashed_actual_lrp(&key, &ik, &error_message)
+            .evacuate_crashed_actual_lrp(&c.key, &c.instance_key, &c.error_message)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::EvacuateCrashedActualLrpResponse {
@@ -282,12 +238,10 @@ impl BbsGrpc {
         &self,
         r: Request<pb::EvacuateStoppedActualLrpRequest>,
     ) -> R<pb::EvacuateStoppedActualLrpResponse> {
-        let pb::EvacuateStoppedActualLrpRequest { key, instance_key } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
-        let ik: InstanceKey = required("instance_key", instance_key)?;
+        let i: LrpInstance = decode(r)?;
         let keep_container = self
             .bbs
-            .evacuate_stopped_actual_lrp(&key, &ik)
+            .evacuate_stopped_actual_lrp(&i.key, &i.instance_key)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::EvacuateStoppedActualLrpResponse {
@@ -299,27 +253,10 @@ impl BbsGrpc {
         &self,
         r: Request<pb::EvacuateRunningActualLrpRequest>,
     ) -> R<pb::EvacuateRunningActualLrpResponse> {
-        let pb::EvacuateRunningActualLrpRequest {
-            key,
-            instance_key,
-            net_info,
-            internal_routes,
-            metric_tags,
-            routable,
-            availability_zone,
-        } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
-        let ik: InstanceKey = required("instance_key", instance_key)?;
-        let info = running_info(
-            net_info,
-            internal_routes,
-            metric_tags,
-            routable,
-            availability_zone,
-        )?;
+        let s: StartActualLrp = decode(r)?;
         let keep_container = self
             .bbs
-            .evacuate_running_actual_lrp(&key, &ik, &info)
+            .evacuate_running_actual_lrp(&s.key, &s.instance_key, &s.info)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::EvacuateRunningActualLrpResponse {
@@ -331,11 +268,9 @@ impl BbsGrpc {
         &self,
         r: Request<pb::RemoveEvacuatingActualLrpRequest>,
     ) -> R<pb::RemoveEvacuatingActualLrpResponse> {
-        let pb::RemoveEvacuatingActualLrpRequest { key, instance_key } = r.into_inner();
-        let key: ActualLrpKey = required("key", key)?;
-        let ik: InstanceKey = required("instance_key", instance_key)?;
+        let i: LrpInstance = decode(r)?;
         self.bbs
-            .remove_evacuating_actual_lrp(&key, &ik)
+            .remove_evacuating_actual_lrp(&i.key, &i.instance_key)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::RemoveEvacuatingActualLrpResponse {}))
