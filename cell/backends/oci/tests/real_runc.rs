@@ -217,7 +217,7 @@ async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
     };
     let guid = "residue-1";
     alloc(&exec, guid, 32);
-    let script = "trap 'echo got-term; exit 0' TERM; while true; do sleep 0.1; done";
+    let script = "trap 'echo got-term; exit 0' TERM; echo trap-set; while true; do sleep 0.1; done";
     let mut req = RunRequest::new(Lifecycle::Lrp, sh(script));
     req.ports = vec![8080];
     exec.run(guid, req).await.unwrap();
@@ -228,6 +228,13 @@ async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
         output_of("iptables-save", &[]).contains(guid),
         "portmap rules carry the container id"
     );
+    // "Running" means spawned; the shell may not have set its trap yet.
+    for _ in 0..200 {
+        if exec.logs(guid).iter().any(|l| l.line == "trap-set") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     exec.stop(guid).await.unwrap();
     assert!(
         exec.logs(guid).iter().any(|l| l.line == "got-term"),
