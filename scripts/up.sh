@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 cargo build --release -p diego
 DIEGO="$CARGO_TARGET_DIR/release/diego"
+# The wasm healthcheck guest: cells run LRP health checks through it on the host
+# (ADR 0009); without it they fall back to native checks and say so in the log.
+# The builder and launcher are what `diego push` stages and launches apps with.
+if (cd lifecycles-wasm/guests && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-guests" \
+    cargo build --release --target wasm32-wasip2 -p diego-healthcheck -p diego-builder -p diego-launcher); then
+  export DIEGO_HEALTHCHECK_WASM="$CARGO_TARGET_DIR/wasm-guests/wasm32-wasip2/release/diego_healthcheck.wasm"
+fi
 export DIEGO_API="http://127.0.0.1:8889"
 DATA_DIR="${DIEGO_DATA_DIR:-$PWD/.data}"
 [ "$(id -u)" -eq 0 ] || { echo "diego up runs containers with runc: run as root (sudo $0)" >&2; exit 1; }

@@ -1,9 +1,12 @@
 //! The command line contract of `design/cli.md`.
 
+mod certs;
 mod logs;
 mod lrp;
 mod misc;
 mod output;
+mod plugin;
+mod push;
 mod task;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +50,11 @@ pub enum Command {
     Bbs(crate::roles::bbs::BbsArgs),
     /// One cell reporting to a BBS.
     Cell(crate::roles::cell::CellArgs),
+    /// The compatibility gateway (original BBS HTTP API) with the control plane.
+    Gateway(crate::roles::gateway::GatewayArgs),
+    /// Certificates for mutual TLS.
+    #[command(subcommand)]
+    Certs(certs::CertsCmd),
     /// Tasks: create, list, get, cancel, delete.
     #[command(subcommand)]
     Task(task::TaskCmd),
@@ -67,6 +75,11 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Stream events; resume with --since.
     Events(misc::EventsArgs),
+    /// Stage an app directory with the builder and run it as an LRP.
+    Push(push::PushArgs),
+    /// Placement scorer plugins: build one, test it against a cell snapshot.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCmd),
     /// Why work was placed where it was (or not at all).
     #[command(subcommand)]
     Why(misc::WhyCmd),
@@ -92,6 +105,12 @@ impl Cli {
                 None => Ok(None),
             }
         };
+        // With all three files, check them first: an expired certificate or
+        // one from another CA is named here rather than as a refused handshake.
+        if let (Some(ca), Some(cert), Some(key)) = (&self.ca_file, &self.cert_file, &self.key_file)
+        {
+            diego_tls::TlsMaterial::load(&diego_tls::TlsPaths::new(ca, cert, key))?;
+        }
         let tls = if self.api.starts_with("https://") {
             Some(TlsFiles {
                 ca_pem: read(&self.ca_file)?,
@@ -112,6 +131,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Up(a) => crate::roles::up::run(a.clone()).await,
         Command::Bbs(a) => crate::roles::bbs::run(a.clone()).await,
         Command::Cell(a) => crate::roles::cell::run(a.clone()).await,
+        Command::Gateway(a) => crate::roles::gateway::run(a.clone()).await,
+        Command::Certs(c) => certs::run(c),
         Command::Task(c) => task::run(&cli, c, fmt).await,
         Command::Lrp(c) => lrp::run(&cli, c, fmt).await,
         Command::Actual(c) => lrp::run_actual(&cli, c, fmt).await,
@@ -121,6 +142,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Events(a) => misc::events(&cli, a, fmt).await,
         Command::Logs(a) => logs::run(&cli, a).await,
         Command::Why(c) => misc::why(&cli, c).await,
+        Command::Plugin(c) => plugin::run(c),
+        Command::Push(a) => push::run(&cli, a).await,
         Command::Ping => misc::ping(&cli).await,
         Command::Version => {
             println!("diego {}", env!("CARGO_PKG_VERSION"));

@@ -8,7 +8,8 @@ use diego_node::{CellConfig, LocalCell};
 
 #[derive(Args, Debug, Clone)]
 pub struct CellArgs {
-    /// The BBS gRPC API this cell reports to.
+    /// The BBS gRPC API this cell reports to; several comma-separated
+    /// addresses for BBS replicas (the cell follows the active one).
     #[arg(long, env = "DIEGO_BBS", default_value = "http://127.0.0.1:8889")]
     pub bbs: String,
     #[arg(long, env = "DIEGO_CELL_ID")]
@@ -27,6 +28,19 @@ pub struct CellArgs {
     pub cell_number: u8,
     #[arg(long, env = "DIEGO_DATA_DIR", default_value = ".diego")]
     pub data_dir: PathBuf,
+    /// Run work on the in-memory fake backend instead of runc (simulations
+    /// and control-plane tests on machines without root).
+    #[arg(long)]
+    pub fake_backend: bool,
+    /// Mutual TLS (all three or none): the PEM CA of the BBS and auctioneer,
+    /// and this cell's certificate and key. The cell then reaches an
+    /// `https://` --bbs with the certificate and serves its rep API over TLS.
+    #[arg(long, env = "DIEGO_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+    #[arg(long, env = "DIEGO_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[arg(long, env = "DIEGO_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 pub async fn run(a: CellArgs) -> anyhow::Result<i32> {
@@ -36,9 +50,29 @@ pub async fn run(a: CellArgs) -> anyhow::Result<i32> {
     cfg.memory_mb = a.memory_mb;
     cfg.disk_mb = a.disk_mb;
     cfg.state_dir = a.data_dir.join("cells").join(&a.cell_id);
+    if a.fake_backend {
+        cfg.backend = diego_node::BackendKind::Fake;
+    }
+    let paths = diego_tls::TlsPaths::from_flags(
+        a.tls_ca_file.as_deref(),
+        a.tls_cert_file.as_deref(),
+        a.tls_key_file.as_deref(),
+    )?;
+    if let Some(p) = paths {
+        let m = diego_tls::TlsMaterial::load(&p)?;
+        if !a.bbs.starts_with("https://") {
+            anyhow::bail!("--bbs {} must be https:// with --tls-* certificates", a.bbs);
+        }
+        cfg.tls = Some(diego_rep::RepTls {
+            ca_pem: m.ca_pem,
+            cert_pem: m.cert_pem,
+            key_pem: m.key_pem,
+        });
+    }
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     let cell = LocalCell::start(cfg).await?;
     println!(
-        "cell {} (zone {}): rep api http://{}",
+        "cell {} (zone {}): rep api {scheme}://{}",
         a.cell_id, a.zone, cell.addr
     );
     super::wait_for_signal().await;

@@ -2,6 +2,7 @@
 
 pub mod bbs;
 pub mod cell;
+pub mod gateway;
 pub mod up;
 
 pub fn init_tracing() {

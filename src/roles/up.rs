@@ -20,6 +20,13 @@ pub struct UpArgs {
     /// The compatibility gateway: the original BBS HTTP API, plain HTTP.
     #[arg(long, env = "DIEGO_GATEWAY_LISTEN", default_value = "127.0.0.1:8890")]
     pub gateway_listen: SocketAddr,
+    /// The content-addressed file server (`diego push` uploads apps and droplets to it).
+    #[arg(
+        long,
+        env = "DIEGO_FILESERVER_LISTEN",
+        default_value = "127.0.0.1:8891"
+    )]
+    pub fileserver_listen: SocketAddr,
     /// Memory per cell in MB.
     #[arg(long, default_value_t = 4096)]
     pub cell_memory_mb: u64,
@@ -29,6 +36,8 @@ pub struct UpArgs {
     /// Run the cells on the in-memory fake backend instead of runc.
     #[arg(long, hide = true)]
     pub fake_cells: bool,
+    #[command(flatten)]
+    pub scoring: super::bbs::ScorerArgs,
 }
 
 pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
@@ -38,9 +47,12 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
         data_dir: a.data_dir.clone(),
         store: "embedded".into(),
         converge_interval_ms: a.converge_interval_ms,
+        lock_ttl_ms: 5_000,
         plaintext: false,
         tls_cert_file: None,
         tls_key_file: None,
+        tls_ca_file: None,
+        scoring: a.scoring.clone(),
     };
     let cp = super::bbs::start(&bbs_args).await?;
     let api = cp.api_url();
@@ -65,6 +77,18 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
             None
         }
     };
+    // Like the gateway, a busy file server port only warns: everything but `diego push` works.
+    let fileserver =
+        match diego_fileserver::spawn(a.fileserver_listen, &a.data_dir.join("fileserver")).await {
+            Ok(f) => {
+                println!("file server: {}", f.url());
+                Some(f)
+            }
+            Err(e) => {
+                eprintln!("warning: no file server on {}: {e}", a.fileserver_listen);
+                None
+            }
+        };
     let mut cells = Vec::new();
     for i in 0..a.cells {
         let id = format!("cell-{}", i + 1);
@@ -94,6 +118,9 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
         c.stop().await;
     }
     let _ = gw_stop.send(());
+    if let Some(f) = fileserver {
+        f.stop().await;
+    }
     if let Some(g) = gateway {
         let _ = g.await;
     }

@@ -133,8 +133,36 @@ pub async fn serve_rep_api(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    serve_rep_api_tls(rep, listener, None, shutdown).await
+}
+
+/// PEM material for serving the rep API over mutual TLS: the auctioneer
+/// must present a certificate signed by `ca_pem`.
+#[derive(Debug, Clone)]
+pub struct RepTls {
+    pub ca_pem: Vec<u8>,
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+/// As `serve_rep_api`, over mutual TLS when `tls` is given.
+pub async fn serve_rep_api_tls(
+    rep: Rep,
+    listener: tokio::net::TcpListener,
+    tls: Option<RepTls>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = tls {
+        builder = builder.tls_config(
+            ServerTlsConfig::new()
+                .identity(Identity::from_pem(t.cert_pem, t.key_pem))
+                .client_ca_root(Certificate::from_pem(t.ca_pem)),
+        )?;
+    }
+    builder
         .add_service(RepServer::new(rep))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use diego_executor::Executor;
 use diego_sdk::Client;
 
-pub use api::serve_rep_api;
+pub use api::{serve_rep_api, serve_rep_api_tls, RepTls};
 
 #[derive(Debug, Clone)]
 pub struct RepConfig {
@@ -27,6 +27,9 @@ pub struct RepConfig {
     pub rep_url: String,
     /// Stacks served as `preloaded:<stack>`.
     pub stacks: Vec<String>,
+    /// Rootfs schemes served whatever follows the colon (an arbitrary provider), e.g. `wasm`
+    /// on a cell with the wasm backend.
+    pub rootfs_schemes: Vec<String>,
     pub placement_tags: Vec<String>,
     pub optional_placement_tags: Vec<String>,
     /// Presence TTL and refresh (Locket's 15 s / 5 s).
@@ -45,6 +48,7 @@ impl RepConfig {
             zone: zone.into(),
             rep_url: rep_url.into(),
             stacks: vec!["busybox".into()],
+            rootfs_schemes: vec![],
             placement_tags: vec![],
             optional_placement_tags: vec![],
             presence_ttl_ms: 15_000,

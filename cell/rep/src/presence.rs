@@ -20,10 +20,15 @@ impl Rep {
                 disk_mb: i32::try_from(total.disk_mb).unwrap_or(i32::MAX),
                 containers: i32::try_from(total.containers).unwrap_or(i32::MAX),
             },
-            rootfs_providers: vec![Provider {
+            rootfs_providers: std::iter::once(Provider {
                 name: "preloaded".into(),
                 properties: stacks,
-            }],
+            })
+            .chain(cfg.rootfs_schemes.iter().map(|scheme| Provider {
+                name: scheme.clone(),
+                properties: vec![],
+            }))
+            .collect(),
             placement_tags: cfg.placement_tags.clone(),
             optional_placement_tags: cfg.optional_placement_tags.clone(),
             rep_url: cfg.rep_url.clone(),

@@ -70,6 +70,13 @@ impl Rep {
         };
         let mut providers = BTreeMap::new();
         providers.insert("preloaded".to_string(), fixed);
+        for scheme in &cfg.rootfs_schemes {
+            let arbitrary = pb::RootfsProvider {
+                kind: pb::RootfsProviderKind::Arbitrary as i32,
+                set: vec![],
+            };
+            providers.insert(scheme.clone(), arbitrary);
+        }
         pb::CellState {
             rep_url: cfg.rep_url.clone(),
             cell_id: cfg.cell_id.clone(),

@@ -4,6 +4,7 @@ use crate::error::PlacementError;
 use crate::explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 use crate::filter::{Compat, Constraint};
 use crate::hash::FxHashMap;
+use crate::round::{CellScore, ScoreRound};
 use crate::score::{ScoreParts, Scorer, WorkView};
 use crate::types::{AuctionConfig, LrpStart, Resources, TaskStart};
 use crate::walk::{shortfall, Best};
@@ -35,7 +36,24 @@ pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
     inflight: i64,
     pub(crate) config: &'c AuctionConfig,
     pub(crate) scorer: &'c S,
+    /// The scorer's round when it scores in batches (plugins); `None` scores cell by cell.
+    pub(crate) round: Option<Box<dyn ScoreRound + 'c>>,
+    pub(crate) batch: BatchScratch,
     pub decisions: Vec<Decision>,
+}
+
+/// Dense per-cell results of the current placement's batch call (round mode only).
+#[derive(Default)]
+pub(crate) struct BatchScratch {
+    pub(crate) candidates: Vec<u32>,
+    pub(crate) ids: Vec<u32>,
+    pub(crate) out: Vec<Option<ScoreParts>>,
+    /// `+inf` for a rejected cell, which never wins.
+    pub(crate) total: Vec<f64>,
+    pub(crate) parts: Vec<ScoreParts>,
+    /// Position of the cell in the batch call, for the winner's per-scorer terms.
+    pub(crate) position: Vec<u32>,
+    pub(crate) explained: Vec<Option<CellScore>>,
 }
 
 impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
@@ -63,7 +81,20 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
             .iter()
             .map(|c| i64::from(c.starting_container_count))
             .sum();
+        let round = scorer.open_round(&layout.cells);
+        let batch = match round {
+            Some(_) => BatchScratch {
+                total: vec![f64::INFINITY; cells.len()],
+                parts: vec![ScoreParts::default(); cells.len()],
+                position: vec![0; cells.len()],
+                explained: vec![None; cells.len()],
+                ..BatchScratch::default()
+            },
+            None => BatchScratch::default(),
+        };
         Self {
+            round,
+            batch,
             processes: ProcessCounts::new(&layout, batch_lrps),
             same_process: vec![0; cells.len()],
             cells,
@@ -79,15 +110,21 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         }
     }
 
-    /// Ends the batch: the decisions, and the reported cell id of every scheduler cell id.
-    pub fn finish(self) -> (Vec<Decision>, Vec<&'a str>) {
+    /// Ends the batch: the decisions, the scorer failures of the round, and the reported
+    /// cell id of every scheduler cell id.
+    pub fn finish(self) -> (Vec<Decision>, Vec<String>, Vec<&'a str>) {
         let ids = self
             .layout
             .cells
             .iter()
             .map(|c| c.cell_id.as_str())
             .collect();
-        (self.decisions, ids)
+        let failures = self
+            .round
+            .as_ref()
+            .map(|r| r.failures())
+            .unwrap_or_default();
+        (self.decisions, failures, ids)
     }
 
     /// The reported cell id of a scheduler cell id.
@@ -152,8 +189,12 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         tally: Tally,
         cells: Vec<CellVerdict>,
     ) -> Result<u32, PlacementError> {
+        let mut scorers = Vec::new();
         let (outcome, result) = match result {
             Ok((cell, score)) => {
+                if let Some(round) = &self.round {
+                    scorers = round.terms(self.batch.position[cell as usize] as usize);
+                }
                 let outcome = Outcome::Placed {
                     cell_id: self.cell_id(cell).to_owned(),
                     score,
@@ -167,6 +208,8 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
             outcome,
             tally,
             cells,
+            scorers,
+            notes: Vec::new(),
         });
         result
     }
@@ -222,6 +265,18 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         );
 
         let work = WorkView::Lrp(lrp);
+        if self.round.is_some() {
+            // One batch call over every zone's candidates; the walk below reads the results.
+            let mut candidates = std::mem::take(&mut self.batch.candidates);
+            candidates.clear();
+            let zones = &self.compat[compat].zones;
+            for &(_, zone) in &zone_order {
+                candidates.extend_from_slice(&zones[zone].1);
+            }
+            self.prescore(&candidates, &work);
+            self.batch.candidates = candidates;
+        }
+        let entry = &self.compat[compat];
         let mut best = Best::new();
         let mut walked = zone_order.len();
         for (position, &(count, zone)) in zone_order.iter().enumerate() {
@@ -292,6 +347,14 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         // Tasks ignore zones: every compatible cell competes on score.
         let mut best = Best::new();
         let work = WorkView::Task(task);
+        if self.round.is_some() {
+            let mut candidates = std::mem::take(&mut self.batch.candidates);
+            candidates.clear();
+            candidates.extend_from_slice(&self.compat[compat].all);
+            self.prescore(&candidates, &work);
+            self.batch.candidates = candidates;
+        }
+        let entry = &self.compat[compat];
         self.score_cells(&entry.all, &work, &mut best, &mut tally, &mut verdicts);
         let (winner, parts) = match self.winner(&best, &work) {
             Ok(won) => won,

@@ -49,6 +49,8 @@ pub enum Verdict {
     },
     /// Compatible, but in a zone the zone-spreading walk never reached (LRPs only).
     ZoneSkipped,
+    /// Compatible and fits, but a scorer (plugin) refused it, with the scorer's reason.
+    Rejected(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +101,7 @@ impl fmt::Display for Verdict {
                 Ok(())
             }
             Verdict::ZoneSkipped => f.write_str("not scored: its zone has more instances"),
+            Verdict::Rejected(reason) => write!(f, "rejected by scorer {reason}"),
         }
     }
 }
@@ -135,6 +138,8 @@ pub struct Tally {
     pub filtered_volume_drivers: u32,
     pub filtered_placement_tags: u32,
     pub zone_skipped: u32,
+    /// Fitting cells a scorer (plugin) refused.
+    pub rejected: u32,
 }
 
 impl Tally {
@@ -151,6 +156,12 @@ pub struct Decision {
     pub tally: Tally,
     /// Per-cell verdicts, in the scheduler's (seeded) cell order; empty unless explaining.
     pub cells: Vec<CellVerdict>,
+    /// The winner's score per scorer when several are combined (e.g. `1×diego`, `0.5×spread`),
+    /// recorded even without per-cell verdicts; empty for a single scorer.
+    pub scorers: Vec<(String, f64)>,
+    /// Why this decision was not made as configured, e.g. a plugin that failed and the
+    /// default scorer that placed the auction instead. Set by the runner.
+    pub notes: Vec<String>,
 }
 
 impl Decision {
@@ -165,17 +176,35 @@ impl Decision {
     /// 1 filtered: rootfs)` or `task t1: not placed: insufficient resources: memory (...)`.
     pub fn summary(&self) -> String {
         let counts = self.counts_text();
-        match &self.outcome {
-            Outcome::Placed { cell_id, score } => format!(
+        let mut line = match &self.outcome {
+            Outcome::Placed { cell_id, score } if self.scorers.is_empty() => format!(
                 "{}: placed on {cell_id} (score {:.2}; {counts})",
                 self.work,
                 score.total()
             ),
+            Outcome::Placed { cell_id, score } => {
+                let terms: Vec<String> = self
+                    .scorers
+                    .iter()
+                    .map(|(name, value)| format!("{name} {}", Num(*value)))
+                    .collect();
+                format!(
+                    "{}: placed on {cell_id} (score {:.2} = {}; {counts})",
+                    self.work,
+                    score.total(),
+                    terms.join(" + ")
+                )
+            }
             Outcome::Failed(error) if counts.is_empty() => {
                 format!("{}: not placed: {error}", self.work)
             }
             Outcome::Failed(error) => format!("{}: not placed: {error} ({counts})", self.work),
+        };
+        for note in &self.notes {
+            line.push_str("; ");
+            line.push_str(note);
         }
+        line
     }
 
     fn counts_text(&self) -> String {
@@ -211,6 +240,9 @@ impl Decision {
                     detail.join(", ")
                 ));
             }
+        }
+        if tally.rejected > 0 {
+            parts.push(format!("{} rejected by scorers", tally.rejected));
         }
         if tally.zone_skipped > 0 {
             parts.push(format!("{} in busier zones", tally.zone_skipped));

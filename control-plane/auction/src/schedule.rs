@@ -28,6 +28,10 @@ pub struct Plan {
     pub failed_tasks: Vec<(TaskStart, PlacementError)>,
     /// One per input work item, in scheduling order.
     pub decisions: Vec<Decision>,
+    /// Scorer calls that failed in this auction (a plugin trapped, ran out of fuel or time,
+    /// or answered malformed output) and were scored by the plugin's fallback instead. The
+    /// runner re-plans such an auction with the default scorer and records why.
+    pub scorer_failures: Vec<String>,
 }
 
 impl Plan {
@@ -119,10 +123,11 @@ fn run<S: Scorer + ?Sized>(
         lrp_results.push(auction.place_lrp(lrp));
     }
 
-    let (decisions, cell_ids) = auction.finish();
+    let (decisions, scorer_failures, cell_ids) = auction.finish();
     let mut per_cell: Vec<CellAssignment> = vec![CellAssignment::default(); cell_ids.len()];
     let mut plan = Plan {
         decisions,
+        scorer_failures,
         ..Plan::default()
     };
     for (lrp, result) in lrps.into_iter().zip(lrp_results) {
@@ -155,6 +160,8 @@ fn fail_everything(lrps: Vec<LrpStart>, tasks: Vec<TaskStart>) -> Plan {
         outcome: Outcome::Failed(error.clone()),
         tally: Tally::default(),
         cells: Vec::new(),
+        scorers: Vec::new(),
+        notes: Vec::new(),
     };
     let mut plan = Plan::default();
     for lrp in lrps {

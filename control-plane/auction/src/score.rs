@@ -2,6 +2,7 @@
 //! operations in the same order on `f64`); plugins (e.g. WASM scorers) implement `Scorer` and
 //! either replace it or join it in a weighted `CompositeScorer`.
 
+use crate::round::{CellScore, ScoreRound};
 use crate::types::{AuctionConfig, CellState, LrpStart, Resources, TaskStart};
 
 /// Diego's `LocalityOffset`: the penalty per co-located instance (same process, or any task).
@@ -108,6 +109,13 @@ pub trait Scorer {
 
     /// Lets the scheduler take its statically dispatched fast path for the default scorer.
     fn as_diego(&self) -> Option<&DiegoScorer> {
+        None
+    }
+
+    /// A round for one auction over `cells` (every participating cell, in the scheduler's
+    /// order), for scorers that pay a cost per call and so want every candidate of a
+    /// placement at once. `None` (the default) scores cell by cell through `score`.
+    fn open_round(&self, _cells: &[&CellState]) -> Option<Box<dyn ScoreRound + '_>> {
         None
     }
 }
@@ -262,6 +270,148 @@ impl Scorer for CompositeScorer {
                 let name = format!("{}×{}", weight, scorer.name());
                 (name, weight * scorer.score(cell, work).total())
             })
+            .collect()
+    }
+
+    /// A composite with a batch member (a plugin) scores in rounds: each member once per
+    /// placement, through its own round or the per-cell adapter.
+    fn open_round(&self, cells: &[&CellState]) -> Option<Box<dyn ScoreRound + '_>> {
+        let mut opened = Vec::with_capacity(self.parts.len());
+        let mut any_round = false;
+        for (weight, scorer) in &self.parts {
+            let round = scorer.open_round(cells);
+            any_round |= round.is_some();
+            opened.push(Member {
+                weight: *weight,
+                diego: scorer.as_diego().is_some(),
+                label: format!("{}×{}", weight, scorer.name()),
+                round: round
+                    .unwrap_or_else(|| Box::new(crate::round::PerCellRound(scorer.as_ref()))),
+                totals: Vec::new(),
+            });
+        }
+        if !any_round {
+            return None;
+        }
+        Some(Box::new(CompositeRound {
+            members: opened,
+            scratch: Vec::new(),
+        }))
+    }
+}
+
+struct Member<'s> {
+    weight: f64,
+    diego: bool,
+    label: String,
+    round: Box<dyn ScoreRound + 's>,
+    /// Weighted totals of the last `score` call, by position (for the winner's terms).
+    totals: Vec<f64>,
+}
+
+impl Member<'_> {
+    fn add(&self, sum: &mut ScoreParts, parts: &ScoreParts) {
+        if self.diego {
+            sum.add_scaled(parts, self.weight);
+        } else {
+            sum.plugin += self.weight * parts.total();
+        }
+    }
+}
+
+/// The weighted sum of the members' rounds; a cell any member rejects is rejected.
+struct CompositeRound<'s> {
+    members: Vec<Member<'s>>,
+    scratch: Vec<Option<ScoreParts>>,
+}
+
+impl ScoreRound for CompositeRound<'_> {
+    fn score(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut Vec<Option<ScoreParts>>,
+    ) {
+        let start = out.len();
+        out.resize(start + cells.len(), Some(ScoreParts::default()));
+        for member in &mut self.members {
+            self.scratch.clear();
+            member.round.score(work, ids, cells, &mut self.scratch);
+            member.totals.clear();
+            for (sum, parts) in out[start..].iter_mut().zip(&self.scratch) {
+                match (sum.as_mut(), parts) {
+                    (Some(sum), Some(parts)) => {
+                        member.add(sum, parts);
+                        member.totals.push(member.weight * parts.total());
+                    }
+                    (_, None) => {
+                        *sum = None;
+                        member.totals.push(f64::INFINITY);
+                    }
+                    (None, Some(parts)) => member.totals.push(member.weight * parts.total()),
+                }
+            }
+        }
+    }
+
+    fn explain(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+    ) -> Vec<CellScore> {
+        let mut out: Vec<CellScore> = cells
+            .iter()
+            .map(|_| CellScore::Scored {
+                parts: ScoreParts::default(),
+                named: Vec::new(),
+            })
+            .collect();
+        for member in &mut self.members {
+            let verdicts = member.round.explain(work, ids, cells);
+            member.totals.clear();
+            member.totals.extend(verdicts.iter().map(|v| match v {
+                CellScore::Scored { parts, .. } => member.weight * parts.total(),
+                CellScore::Rejected(_) => f64::INFINITY,
+            }));
+            for (acc, verdict) in out.iter_mut().zip(verdicts) {
+                match (acc, verdict) {
+                    (
+                        CellScore::Scored { parts, named },
+                        CellScore::Scored { parts: p, named: n },
+                    ) => {
+                        member.add(parts, &p);
+                        named.push((member.label.clone(), member.weight * p.total()));
+                        // A plugin's own terms, unweighted, under its label.
+                        if !member.diego {
+                            named.extend(
+                                n.into_iter()
+                                    .map(|(k, v)| (format!("{}.{k}", member.label), v)),
+                            );
+                        }
+                    }
+                    (acc @ CellScore::Scored { .. }, CellScore::Rejected(reason)) => {
+                        *acc = CellScore::Rejected(format!("{}: {reason}", member.label));
+                    }
+                    (CellScore::Rejected(_), _) => {}
+                }
+            }
+        }
+        out
+    }
+
+    fn terms(&self, position: usize) -> Vec<(String, f64)> {
+        self.members
+            .iter()
+            .filter_map(|m| Some((m.label.clone(), *m.totals.get(position)?)))
+            .collect()
+    }
+
+    fn failures(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .flat_map(|m| m.round.failures())
             .collect()
     }
 }

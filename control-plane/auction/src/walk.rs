@@ -3,6 +3,7 @@
 use crate::auction::Auction;
 use crate::error::{PlacementError, ResourceProblems};
 use crate::explain::{CellVerdict, Tally, Verdict};
+use crate::round::CellScore;
 use crate::score::{CellView, ScoreParts, Scorer, WorkView};
 use crate::types::Resources;
 
@@ -85,7 +86,14 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
                 insufficient += 1;
                 continue;
             }
-            let total = self.scorer.score_total(&self.view(id), work);
+            let total = match self.round {
+                Some(_) => self.batch.total[id as usize],
+                None => self.scorer.score_total(&self.view(id), work),
+            };
+            if total == f64::INFINITY && self.round.is_some() {
+                tally.rejected += 1;
+                continue;
+            }
             scored += 1;
             if total < best_total {
                 best_total = total;
@@ -122,11 +130,34 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
                 });
                 continue;
             }
-            let view = self.view(id);
-            let parts = self.scorer.score(&view, work);
-            let total = self.scorer.score_total(&view, work);
+            let (parts, total, named) = if self.round.is_some() {
+                match self.batch.explained[id as usize].clone() {
+                    Some(CellScore::Scored { parts, named }) => (parts, parts.total(), named),
+                    Some(CellScore::Rejected(reason)) => {
+                        tally.rejected += 1;
+                        verdicts.push(CellVerdict {
+                            cell_id,
+                            verdict: Verdict::Rejected(reason),
+                        });
+                        continue;
+                    }
+                    None => {
+                        tally.rejected += 1;
+                        let reason = "no verdict from the scorer".to_owned();
+                        verdicts.push(CellVerdict {
+                            cell_id,
+                            verdict: Verdict::Rejected(reason),
+                        });
+                        continue;
+                    }
+                }
+            } else {
+                let view = self.view(id);
+                let parts = self.scorer.score(&view, work);
+                let total = self.scorer.score_total(&view, work);
+                (parts, total, self.scorer.describe(&view, work))
+            };
             tally.scored += 1;
-            let named = self.scorer.describe(&view, work);
             verdicts.push(CellVerdict {
                 cell_id,
                 verdict: Verdict::Scored { parts, named },
@@ -145,8 +176,53 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
         work: &WorkView<'_>,
     ) -> Result<(u32, ScoreParts), PlacementError> {
         match best.id {
+            Some(id) if self.round.is_some() => Ok((id, self.batch.parts[id as usize])),
             Some(id) => Ok((id, self.scorer.score(&self.view(id), work))),
             None => Err(PlacementError::InsufficientResources(best.problems)),
         }
+    }
+}
+
+impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
+    /// Round mode: scores every fitting candidate of one placement in one call and keeps the
+    /// results by cell id for the walk. Cells the call says nothing about count as rejected.
+    pub(crate) fn prescore(&mut self, candidates: &[u32], work: &WorkView<'_>) {
+        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
+        let mut ids = std::mem::take(&mut self.batch.ids);
+        ids.clear();
+        ids.extend(candidates.iter().copied().filter(|&id| {
+            shortfall(self.cells[id as usize].available, memory_mb, disk_mb).is_empty()
+        }));
+        let views: Vec<CellView<'_>> = ids.iter().map(|&id| self.view(id)).collect();
+        let batch = &mut self.batch;
+        for (position, &id) in ids.iter().enumerate() {
+            batch.total[id as usize] = f64::INFINITY;
+            batch.parts[id as usize] = ScoreParts::default();
+            batch.position[id as usize] = position as u32;
+            batch.explained[id as usize] = None;
+        }
+        let Some(round) = self.round.as_mut() else {
+            return;
+        };
+        if self.config.explain {
+            let verdicts = round.explain(work, &ids, &views);
+            for (&id, verdict) in ids.iter().zip(verdicts) {
+                if let CellScore::Scored { parts, .. } = &verdict {
+                    batch.total[id as usize] = parts.total();
+                    batch.parts[id as usize] = *parts;
+                }
+                batch.explained[id as usize] = Some(verdict);
+            }
+        } else {
+            batch.out.clear();
+            round.score(work, &ids, &views, &mut batch.out);
+            for (&id, parts) in ids.iter().zip(&batch.out) {
+                if let Some(parts) = parts {
+                    batch.total[id as usize] = parts.total();
+                    batch.parts[id as usize] = *parts;
+                }
+            }
+        }
+        self.batch.ids = ids;
     }
 }

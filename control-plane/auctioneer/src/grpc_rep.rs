@@ -8,7 +8,7 @@ use diego_auction::{CellState, LrpStart, TaskStart};
 use diego_model::CellPresence;
 use diego_proto::rep::v1 as pb;
 use diego_proto::rep::v1::rep_client::RepClient as PbRepClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::wire;
 use crate::{BoxFut, HandedBack, RepClient};
@@ -16,6 +16,8 @@ use crate::{BoxFut, HandedBack, RepClient};
 pub struct GrpcReps {
     channels: Mutex<HashMap<String, Channel>>,
     timeout: Duration,
+    /// Client identity and trusted CA for reps served over `https://`.
+    tls: Option<ClientTlsConfig>,
 }
 
 impl GrpcReps {
@@ -24,7 +26,19 @@ impl GrpcReps {
         GrpcReps {
             channels: Mutex::new(HashMap::new()),
             timeout: Duration::from_millis(timeout_ms),
+            tls: None,
         }
+    }
+
+    /// Calls reps with an `https://` rep URL over mutual TLS: this PEM
+    /// certificate and key, trusting only `ca_pem`.
+    pub fn with_tls(mut self, ca_pem: Vec<u8>, cert_pem: Vec<u8>, key_pem: Vec<u8>) -> Self {
+        self.tls = Some(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(ca_pem))
+                .identity(Identity::from_pem(cert_pem, key_pem)),
+        );
+        self
     }
 
     /// A client for the cell's rep (channels connect lazily and are reused).
@@ -38,8 +52,20 @@ impl GrpcReps {
         if let Some(c) = channels.get(url) {
             return Ok(PbRepClient::new(c.clone()));
         }
-        let channel = Endpoint::from_shared(url.clone())
-            .map_err(|e| format!("cell {} has an invalid rep url {url}: {e}", cell.cell_id))?
+        let mut endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|e| format!("cell {} has an invalid rep url {url}: {e}", cell.cell_id))?;
+        if url.starts_with("https://") {
+            let tls = self.tls.clone().ok_or_else(|| {
+                format!(
+                    "cell {} serves its rep api over tls ({url}) but the auctioneer has no tls certificates",
+                    cell.cell_id
+                )
+            })?;
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| format!("cell {}: tls for {url}: {e}", cell.cell_id))?;
+        }
+        let channel = endpoint
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
             .tcp_nodelay(true)

@@ -12,6 +12,7 @@ mod batch;
 mod grpc_rep;
 mod requests;
 mod runner;
+mod scorers;
 pub mod sim;
 mod wire;
 
@@ -23,6 +24,9 @@ use diego_model::{ActualLrpKey, CellPresence};
 
 pub use grpc_rep::GrpcReps;
 pub use runner::{log_id, Auctioneer, AuctioneerConfig, HANDED_BACK};
+pub use scorers::{
+    load_scorer, plan_with_fallback, PluginSpec, ScorerConfig, ScorerError, SharedScorer,
+};
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

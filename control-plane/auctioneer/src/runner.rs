@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diego_auction::{
-    schedule, AuctionConfig, CellState, Decision, DiegoScorer, LrpStart, Scorer, TaskStart, WorkId,
+    AuctionConfig, CellState, Decision, DiegoScorer, LrpStart, Scorer, TaskStart, WorkId,
 };
 use diego_model::{ActualLrpKey, CellPresence};
 use futures::future::join_all;
@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use crate::batch::Batch;
 use crate::requests::invalid;
+use crate::scorers::{plan_with_fallback, SharedScorer};
 use crate::{CellSource, RepClient, ResultSink};
 
 /// The reason given when cells kept handing work back (the rep's own answer
@@ -32,6 +33,8 @@ pub struct AuctioneerConfig {
     /// larger ones keep the compact summary only (per-cell verdicts cost one
     /// entry per candidate cell per placement).
     pub explain_max_batch: usize,
+    /// The scorer (`load_scorer`: the default plus weighted plugins); `None` is Diego's.
+    pub scorer: Option<SharedScorer>,
 }
 
 impl Default for AuctioneerConfig {
@@ -42,6 +45,7 @@ impl Default for AuctioneerConfig {
             state_attempts: 4,
             perform_retries: 3,
             explain_max_batch: 256,
+            scorer: None,
         }
     }
 }
@@ -69,7 +73,10 @@ impl Auctioneer {
         sink: Arc<dyn ResultSink>,
         config: AuctioneerConfig,
     ) -> Self {
-        let scorer = Arc::new(DiegoScorer::from_config(&config.auction));
+        let scorer: Arc<dyn Scorer + Send + Sync> = match &config.scorer {
+            Some(shared) => shared.scorer.clone(),
+            None => Arc::new(DiegoScorer::from_config(&config.auction)),
+        };
         Auctioneer {
             inner: Arc::new(Inner {
                 batch: Mutex::new(Batch::default()),
@@ -169,7 +176,7 @@ impl Auctioneer {
         config.explain = lrps.len() + tasks.len() <= inner.config.explain_max_batch;
         let scorer = inner.scorer.clone();
         let plan = tokio::task::spawn_blocking(move || {
-            schedule(&cell_states, lrps, tasks, &config, &*scorer)
+            plan_with_fallback(&cell_states, lrps, tasks, &config, &*scorer)
         })
         .await
         .expect("the auction is pure and does not panic");

@@ -21,6 +21,11 @@ impl BbsError {
                 ErrorCode::InvalidRequest,
                 format!("{self}; re-list and watch from the current revision"),
             ),
+            // not acknowledged: the client retries against the active bbs
+            BbsError::Store(StoreError::Fenced(reason)) => ModelError::new(
+                ErrorCode::UnknownError,
+                format!("this bbs is no longer the active one ({reason}); retry"),
+            ),
             BbsError::Store(e) => ModelError::new(ErrorCode::UnknownError, format!("store: {e}")),
             BbsError::Codec { .. } => ModelError::new(ErrorCode::InvalidRecord, self.to_string()),
         }

@@ -6,6 +6,7 @@
 //! change log. So events and records commit together, and a watcher that
 //! resumes from a revision misses nothing.
 
+pub mod callbacks;
 pub mod clock;
 pub mod codec;
 pub mod collab;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use diego_model::crash::RestartPolicy;
 use diego_store::Store;
 
+pub use callbacks::{spawn_callback_worker, CallbackConfig, CallbackKicks, Delivery};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collab::{AuctionRequester, CellDirectory, LrpAuction, NoAuctioneer, StaticCells};
 pub use diego_convergence::{ConvergenceConfig, Warning as ConvergenceWarning};

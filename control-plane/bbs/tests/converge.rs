@@ -301,6 +301,7 @@ async fn the_converger_runs_a_pass_when_triggered() {
         ConvergenceConfig::default(),
         3_600_000,
         trigger.clone(),
+        None,
     );
     trigger.notify_one();
     let recreated = tokio::time::timeout(Duration::from_secs(10), async {

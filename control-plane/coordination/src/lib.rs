@@ -1,7 +1,8 @@
 //! Coordination: locks with fencing tokens and presences with a TTL, like
 //! Locket (spec §9). This is the in-process implementation used when every
 //! role runs in one process; the traits are what an etcd implementation
-//! fills (leases for presences, elections for locks).
+//! fills (leases for presences, elections for locks); `diego-store-etcd`
+//! holds that implementation.
 
 mod lock;
 mod presence;
@@ -24,12 +25,22 @@ pub trait Locks: Send + Sync {
     fn is_current(&self, key: &str, token: FencingToken) -> bool;
 }
 
-/// Presences with a TTL (cells). The in-process `PresenceTable` fills it; an
-/// etcd implementation uses leased keys, so a dead cell's presence expires.
+/// A boxed future, so the traits stay object safe.
+pub type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Presences with a TTL (cells). The in-process `PresenceTable` fills it; the
+/// etcd implementation (`diego-store-etcd`) uses leased keys, so a dead
+/// cell's presence expires even when the BBS that wrote it is gone too.
 pub trait Presences: Send + Sync {
-    fn report(&self, presence: CellPresence, ttl: Duration);
-    fn release(&self, cell_id: &str);
-    fn live(&self) -> Vec<CellPresence>;
+    /// Creates or refreshes a presence (the heartbeat).
+    fn report(&self, presence: CellPresence, ttl: Duration) -> BoxFut<'_, Result<(), String>>;
+    /// Removes a presence at once (a cell shutting down cleanly).
+    fn release<'a>(&'a self, cell_id: &'a str) -> BoxFut<'a, Result<(), String>>;
+    /// The presences that have not expired, in cell id order.
+    fn live(&self) -> BoxFut<'_, Result<Vec<CellPresence>, String>>;
+    /// Notified (`notify_waiters`) whenever a presence goes, so the converger
+    /// can run a pass at once instead of waiting for its timer.
+    fn lost(&self) -> &tokio::sync::Notify;
 }
 
 impl Locks for LockTable {
@@ -45,13 +56,19 @@ impl Locks for LockTable {
 }
 
 impl Presences for PresenceTable {
-    fn report(&self, presence: CellPresence, ttl: Duration) {
-        PresenceTable::report(self, presence, ttl)
+    fn report(&self, presence: CellPresence, ttl: Duration) -> BoxFut<'_, Result<(), String>> {
+        PresenceTable::report(self, presence, ttl);
+        Box::pin(async { Ok(()) })
     }
-    fn release(&self, cell_id: &str) {
-        PresenceTable::release(self, cell_id)
+    fn release<'a>(&'a self, cell_id: &'a str) -> BoxFut<'a, Result<(), String>> {
+        PresenceTable::release(self, cell_id);
+        Box::pin(async { Ok(()) })
     }
-    fn live(&self) -> Vec<CellPresence> {
-        PresenceTable::live(self)
+    fn live(&self) -> BoxFut<'_, Result<Vec<CellPresence>, String>> {
+        let live = PresenceTable::live(self);
+        Box::pin(async move { Ok(live) })
+    }
+    fn lost(&self) -> &tokio::sync::Notify {
+        &self.lost
     }
 }

@@ -60,3 +60,49 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     Ok(())
 }
+
+/// As `serve`, over TLS: `tls` decides whether client certificates are
+/// required (diego-tls builds a mutual-TLS config; offer `http/1.1` in its
+/// ALPN). Handshakes run on the connection's task, so a slow or refused
+/// client never holds up the accept loop.
+pub async fn serve_tls(
+    bbs: Bbs,
+    listener: TcpListener,
+    tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), GatewayError> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted.map_err(GatewayError::Accept)?,
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let bbs = bbs.clone();
+        let mut stop = stop_rx.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "gateway refused a tls handshake");
+                    return;
+                }
+            };
+            let service = hyper::service::service_fn(move |req| http::handle(bbs.clone(), req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => if let Err(e) = res {
+                    tracing::debug!(error = %e, "gateway connection ended");
+                },
+                _ = stop.changed() => conn.as_mut().graceful_shutdown(),
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    Ok(())
+}

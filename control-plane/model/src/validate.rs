@@ -40,7 +40,7 @@ pub fn non_empty(field: &str, value: &str) -> R {
 
 /// A rootfs is a URL with a scheme: `preloaded:busybox`, `docker:///user/image#tag`.
 pub fn rootfs(value: &str) -> R {
-    let Some((scheme, rest)) = value.split_once(':') else {
+    let Some((scheme, _)) = value.split_once(':') else {
         return Err(bad(
             "rootfs",
             "must be a url with a scheme (e.g. preloaded:busybox)",
@@ -51,7 +51,8 @@ pub fn rootfs(value: &str) -> R {
         && scheme
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    if !scheme_ok || rest.is_empty() {
+    // Like Go's url.Parse, the part after the scheme may be empty (`wasm:`).
+    if !scheme_ok {
         return Err(bad(
             "rootfs",
             "must be a url with a scheme (e.g. preloaded:busybox)",

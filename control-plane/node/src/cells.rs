@@ -1,5 +1,6 @@
-//! The cell directory of an in-process control plane: presences in the
-//! coordination layer's TTL table, reps reached over their gRPC API.
+//! The cell directory of a control plane: presences in the coordination
+//! layer (the in-process TTL table, or leased keys in etcd), reps reached
+//! over their gRPC API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,34 +8,34 @@ use std::time::Duration;
 use diego_auctioneer::{CellSource, GrpcReps};
 use diego_bbs::collab::BoxFut;
 use diego_bbs::CellDirectory;
-use diego_coordination::PresenceTable;
+use diego_coordination::{PresenceTable, Presences};
 use diego_model::{ActualLrpKey, CellPresence, InstanceKey};
 use diego_proto::rep::v1 as pb;
 
 pub struct Cells {
-    pub presences: Arc<PresenceTable>,
+    pub presences: Arc<dyn Presences>,
     pub reps: Arc<GrpcReps>,
 }
 
 impl Cells {
+    /// Presences in an in-process TTL table.
     pub fn new(reps: Arc<GrpcReps>) -> Self {
-        Cells {
-            presences: Arc::new(PresenceTable::new()),
-            reps,
-        }
+        Self::with_presences(Arc::new(PresenceTable::new()), reps)
+    }
+
+    pub fn with_presences(presences: Arc<dyn Presences>, reps: Arc<GrpcReps>) -> Self {
+        Cells { presences, reps }
     }
 }
 
 impl CellDirectory for Cells {
     fn cells(&self) -> BoxFut<'_, Result<Vec<CellPresence>, String>> {
-        let live = self.presences.live();
-        Box::pin(async move { Ok(live) })
+        self.presences.live()
     }
 
     fn report(&self, presence: CellPresence, ttl_ms: u64) -> BoxFut<'_, Result<(), String>> {
         self.presences
-            .report(presence, Duration::from_millis(ttl_ms));
-        Box::pin(async { Ok(()) })
+            .report(presence, Duration::from_millis(ttl_ms))
     }
 
     fn stop_lrp_instance<'a>(
@@ -76,7 +77,6 @@ impl CellDirectory for Cells {
 
 impl CellSource for Cells {
     fn cells(&self) -> diego_auctioneer::BoxFut<'_, Result<Vec<CellPresence>, String>> {
-        let live = self.presences.live();
-        Box::pin(async move { Ok(live) })
+        self.presences.live()
     }
 }

@@ -9,10 +9,13 @@ use std::time::Duration;
 use diego_auctioneer::{Auctioneer, AuctioneerConfig, GrpcReps};
 use diego_bbs::collab::BoxFut;
 use diego_bbs::grpc::{BbsGrpc, DecisionLog, ServeOptions};
-use diego_bbs::{AuctionRequester, Bbs, BbsConfig, ConvergenceConfig, LrpAuction, SystemClock};
-use diego_coordination::LockTable;
+use diego_bbs::{
+    AuctionRequester, Bbs, BbsConfig, CallbackConfig, ConvergenceConfig, LrpAuction, SystemClock,
+};
+use diego_coordination::{LockTable, PresenceTable, Presences};
 use diego_model::Task;
 use diego_store::{AtRest, EmbeddedOptions};
+use diego_store_etcd::Fence;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -32,8 +35,17 @@ pub struct ControlPlaneConfig {
     pub convergence: ConvergenceConfig,
     pub auctioneer: AuctioneerConfig,
     pub bbs: BbsConfig,
+    /// Task completion callbacks (attempts, timeout, workers).
+    pub callbacks: CallbackConfig,
     /// PEM certificate and key for TLS on the API; plain when absent.
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// PEM CA for mutual TLS: with `tls`, API clients must present a
+    /// certificate it signed, and reps with `https://` URLs are called with
+    /// the `tls` certificate as client identity.
+    pub tls_client_ca: Option<Vec<u8>>,
+    /// On etcd: the lock this node won; every store write then checks that
+    /// it still holds it (see `diego_store_etcd::Election`).
+    pub fence: Option<Fence>,
 }
 
 impl ControlPlaneConfig {
@@ -47,7 +59,10 @@ impl ControlPlaneConfig {
             convergence: ConvergenceConfig::default(),
             auctioneer: AuctioneerConfig::default(),
             bbs: BbsConfig::default(),
+            callbacks: CallbackConfig::default(),
             tls: None,
+            tls_client_ca: None,
+            fence: None,
         }
     }
 }
@@ -60,6 +75,12 @@ pub enum StoreSpec {
         endpoints: Vec<String>,
         prefix: String,
     },
+    /// TiKV's PD endpoints (`host:port`) and the key prefix (the `tikv`
+    /// feature; locks and presences stay in-process, ADR 0012).
+    Tikv {
+        pd_endpoints: Vec<String>,
+        prefix: String,
+    },
 }
 
 impl StoreSpec {
@@ -67,6 +88,9 @@ impl StoreSpec {
     pub fn parse(s: &str) -> Result<Self, String> {
         if s == "embedded" {
             return Ok(StoreSpec::Embedded);
+        }
+        if let Some(rest) = s.strip_prefix("tikv://") {
+            return crate::store_tikv::parse(s, rest);
         }
         if let Some(rest) = s.strip_prefix("etcd://") {
             let endpoints: Vec<String> = rest
@@ -83,28 +107,69 @@ impl StoreSpec {
             });
         }
         Err(format!(
-            "store {s:?} is not embedded or etcd://host:port[,host:port]"
+            "store {s:?} is not embedded, etcd://host:port[,host:port] or tikv://pd-host:port"
         ))
     }
 }
 
-async fn open_store(cfg: &ControlPlaneConfig) -> Result<Arc<dyn diego_store::Store>, NodeError> {
+/// The records and the cell presences: both in-process for the embedded
+/// store, both in etcd (so every replica sees them) for etcd.
+struct Backend {
+    store: Arc<dyn diego_store::Store>,
+    presences: Arc<dyn Presences>,
+    /// The in-process table expires presences lazily; it needs a sweeper.
+    sweep: Option<Arc<PresenceTable>>,
+}
+
+async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
     match &cfg.store {
-        StoreSpec::Embedded => Ok(diego_store::open_local(
-            &cfg.data_dir,
-            cfg.at_rest,
-            EmbeddedOptions::default(),
-        )?),
+        StoreSpec::Embedded => {
+            let table = Arc::new(PresenceTable::new());
+            Ok(Backend {
+                store: diego_store::open_local(
+                    &cfg.data_dir,
+                    cfg.at_rest,
+                    EmbeddedOptions::default(),
+                )?,
+                presences: table.clone(),
+                sweep: Some(table),
+            })
+        }
         StoreSpec::Etcd { endpoints, prefix } => {
-            let etcd =
-                diego_store_etcd::EtcdStore::connect(endpoints, prefix, Default::default()).await?;
-            Ok(match cfg.at_rest {
+            let opts = diego_store_etcd::EtcdOptions::default();
+            let etcd = diego_store_etcd::EtcdStore::connect_fenced(
+                endpoints,
+                prefix,
+                opts.clone(),
+                cfg.fence.clone(),
+            )
+            .await?;
+            let client = diego_store_etcd::connect_client(endpoints, &opts).await?;
+            let store: Arc<dyn diego_store::Store> = match cfg.at_rest {
                 // The key stays on this node's disk; etcd only sees ciphertext.
                 AtRest::Encrypted => Arc::new(diego_store::EncryptedStore::new(
                     etcd,
                     diego_store::Keyring::load_or_create(&cfg.data_dir)?,
                 )),
                 AtRest::Plaintext => Arc::new(etcd),
+            };
+            Ok(Backend {
+                store,
+                presences: Arc::new(diego_store_etcd::EtcdPresences::new(client, prefix)),
+                sweep: None,
+            })
+        }
+        StoreSpec::Tikv {
+            pd_endpoints,
+            prefix,
+        } => {
+            let store =
+                crate::store_tikv::open(pd_endpoints, prefix, cfg.at_rest, &cfg.data_dir).await?;
+            let table = Arc::new(PresenceTable::new());
+            Ok(Backend {
+                store,
+                presences: table.clone(),
+                sweep: Some(table),
             })
         }
     }
@@ -135,6 +200,8 @@ pub struct ControlPlane {
     pub bbs: Bbs,
     pub cells: Arc<Cells>,
     pub decisions: Arc<DecisionLog>,
+    /// Whether the API is served over TLS (the URL scheme).
+    tls: bool,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<()>,
@@ -150,9 +217,15 @@ impl ControlPlane {
                 cfg.data_dir.display()
             ))
         })?;
-        let store = open_store(&cfg).await?;
-        let reps = Arc::new(GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms));
-        let cells = Arc::new(Cells::new(reps.clone()));
+        let tls_on = cfg.tls.is_some();
+        let backend = open_backend(&cfg).await?;
+        let store = backend.store;
+        let mut reps = GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms);
+        if let (Some((cert, key)), Some(ca)) = (&cfg.tls, &cfg.tls_client_ca) {
+            reps = reps.with_tls(ca.clone(), cert.clone(), key.clone());
+        }
+        let reps = Arc::new(reps);
+        let cells = Arc::new(Cells::with_presences(backend.presences, reps.clone()));
         let slot = Arc::new(AuctioneerSlot::default());
         let bbs = Bbs::new(
             store,
@@ -194,6 +267,7 @@ impl ControlPlane {
         let grpc = BbsGrpc::new(bbs.clone(), decisions.clone());
         let opts = ServeOptions {
             tls: cfg.tls.clone(),
+            client_ca: cfg.tls_client_ca.clone(),
         };
         let server = tokio::spawn(async move {
             let stop = async move {
@@ -205,29 +279,34 @@ impl ControlPlane {
         });
 
         let trigger = Arc::new(Notify::new());
+        let (callbacks, kicks) =
+            diego_bbs::spawn_callback_worker(bbs.clone(), cfg.callbacks.clone());
         let mut tasks = vec![
             auctioneer.spawn(),
+            callbacks,
             diego_bbs::spawn_converger(
                 bbs.clone(),
                 cfg.convergence.clone(),
                 cfg.converge_interval_ms,
                 trigger.clone(),
+                Some(kicks),
             ),
         ];
-        // Presences expire lazily; sweep every second so a lost cell is seen
-        // quickly, and run a convergence pass when one goes.
-        let presences = cells.presences.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                presences.sweep();
-            }
-        }));
+        // In-process presences expire lazily; sweep every second so a lost
+        // cell is seen quickly. Run a convergence pass when one goes.
+        if let Some(table) = backend.sweep {
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    table.sweep();
+                }
+            }));
+        }
         let presences = cells.presences.clone();
         let t = trigger.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                presences.lost.notified().await;
+                presences.lost().notified().await;
                 t.notify_one();
             }
         }));
@@ -247,6 +326,7 @@ impl ControlPlane {
             bbs,
             cells,
             decisions,
+            tls: tls_on,
             shutdown,
             tasks,
             server,
@@ -254,7 +334,8 @@ impl ControlPlane {
     }
 
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops serving and every background loop.

@@ -11,4 +11,6 @@ pub enum NodeError {
     Bbs(#[from] diego_model::ModelError),
     #[error("cell backend: {0}")]
     Backend(String),
+    #[error("coordination: {0}")]
+    Coordination(String),
 }

@@ -7,9 +7,12 @@ mod cells;
 mod control_plane;
 mod error;
 mod local_cell;
+mod replica;
 mod sink;
+mod store_tikv;
 
 pub use cells::Cells;
 pub use control_plane::{ControlPlane, ControlPlaneConfig, StoreSpec};
 pub use error::NodeError;
 pub use local_cell::{BackendKind, CellConfig, LocalCell};
+pub use replica::{Replica, ReplicaState};

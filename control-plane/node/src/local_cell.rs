@@ -6,13 +6,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diego_backend_oci::{OciBackend, OciConfig};
-use diego_executor::{Backend, Executor, ExecutorConfig, Resources};
+use diego_backend_wasm::{RoutedBackend, WasmBackend, WasmConfig, WasmPortChecker, WASM_SCHEME};
+use diego_executor::{
+    Backend, Executor, ExecutorConfig, HealthChecker, NativeHealthChecker, Resources,
+};
 use diego_rep::{Rep, RepConfig};
 use diego_sdk::Client;
+use diego_wasm_host::{Healthcheck, HostConfig, WasmHealthChecker, WasmHost};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::NodeError;
+
+/// Where `diego up` (scripts/up.sh) points cells at the built healthcheck guest.
+pub const HEALTHCHECK_WASM_ENV: &str = "DIEGO_HEALTHCHECK_WASM";
+
+/// Host ports of a cell's slot from which wasm instances take theirs (the OCI backend keeps
+/// the ones below).
+const WASM_PORT_OFFSET: u32 = 150;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -38,6 +49,17 @@ pub struct CellConfig {
     pub cell_number: u8,
     pub state_dir: PathBuf,
     pub rep: Option<RepConfig>,
+    /// Mutual TLS: the cell connects to an `https://` BBS with this identity
+    /// and serves its rep API over TLS (rep URL `https://`), accepting only
+    /// callers with a certificate from the same CA. Plain when absent.
+    pub tls: Option<diego_rep::RepTls>,
+    /// Runs `wasm:` workloads on the wasm backend beside the OCI containers (OCI backend
+    /// only) and advertises the `wasm` rootfs provider. On by default.
+    pub wasm: bool,
+    /// The healthcheck guest (`diego_healthcheck.wasm`): when set, LRP checks run through it
+    /// on the cell host; else (or when it cannot be loaded) through the native checker.
+    /// Defaults to `$DIEGO_HEALTHCHECK_WASM`.
+    pub healthcheck_wasm: Option<PathBuf>,
 }
 
 impl CellConfig {
@@ -54,6 +76,9 @@ impl CellConfig {
             cell_number,
             state_dir: PathBuf::from("/var/lib/diego").join(cell_id),
             rep: None,
+            tls: None,
+            wasm: true,
+            healthcheck_wasm: std::env::var_os(HEALTHCHECK_WASM_ENV).map(PathBuf::from),
         }
     }
 }
@@ -69,6 +94,7 @@ pub struct LocalCell {
 
 impl LocalCell {
     pub async fn start(cfg: CellConfig) -> Result<Self, NodeError> {
+        let mut wasm_backend: Option<Arc<WasmBackend>> = None;
         let backend: Arc<dyn Backend> = match cfg.backend {
             BackendKind::Oci => {
                 OciBackend::available().map_err(NodeError::Backend)?;
@@ -87,7 +113,19 @@ impl LocalCell {
                 // the kernel's ephemeral range, chosen by the cell number.
                 let base = 61_000 + (u32::from(cfg.cell_number) % 18) * 250;
                 oci.net.host_port_range = (base, base + 249);
-                OciBackend::new(oci)
+                if cfg.wasm {
+                    oci.net.host_port_range = (base, base + WASM_PORT_OFFSET - 1);
+                    let wasm_cfg = WasmConfig::new(
+                        oci.state_dir.join("wasm"),
+                        (base + WASM_PORT_OFFSET, base + 249),
+                    );
+                    let wasm = WasmBackend::new(wasm_cfg)
+                        .map_err(|e| NodeError::Backend(e.to_string()))?;
+                    wasm_backend = Some(wasm.clone());
+                    RoutedBackend::new(wasm, OciBackend::new(oci))
+                } else {
+                    OciBackend::new(oci)
+                }
             }
             BackendKind::Fake => diego_backend_fake::FakeBackend::new(),
         };
@@ -112,8 +150,19 @@ impl LocalCell {
             },
             ..ExecutorConfig::default()
         };
-        let exec = Executor::new(backend.clone(), exec_cfg);
-        let bbs = Client::connect(&cfg.bbs_url, None).await?;
+        let exec = match &wasm_backend {
+            Some(wasm) => {
+                let checker = WasmPortChecker::new(wasm.clone(), health_checker(&cfg));
+                Executor::with_health_checker(backend.clone(), exec_cfg, checker)
+            }
+            None => Executor::new(backend.clone(), exec_cfg),
+        };
+        let bbs_tls = cfg.tls.as_ref().map(|t| diego_sdk::TlsFiles {
+            ca_pem: Some(t.ca_pem.clone()),
+            cert_pem: Some(t.cert_pem.clone()),
+            key_pem: Some(t.key_pem.clone()),
+        });
+        let bbs = Client::connect(&cfg.bbs_url, bbs_tls).await?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| NodeError::Listen {
@@ -128,15 +177,20 @@ impl LocalCell {
             .rep
             .clone()
             .unwrap_or_else(|| RepConfig::new(&cfg.cell_id, &cfg.zone, ""));
-        rep_cfg.rep_url = format!("http://{addr}");
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+        rep_cfg.rep_url = format!("{scheme}://{addr}");
+        if wasm_backend.is_some() && !rep_cfg.rootfs_schemes.iter().any(|s| s == WASM_SCHEME) {
+            rep_cfg.rootfs_schemes.push(WASM_SCHEME.to_string());
+        }
         let rep = Rep::new(rep_cfg, exec, bbs);
         let (shutdown, mut rx) = watch::channel(false);
         let r = rep.clone();
+        let rep_tls = cfg.tls.clone();
         let server = tokio::spawn(async move {
             let stop = async move {
                 let _ = rx.wait_for(|v| *v).await;
             };
-            if let Err(e) = diego_rep::serve_rep_api(r, listener, stop).await {
+            if let Err(e) = diego_rep::serve_rep_api_tls(r, listener, rep_tls, stop).await {
                 tracing::error!(error = %e, "rep api stopped");
             }
         });
@@ -176,4 +230,38 @@ impl LocalCell {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
     }
+}
+
+/// The cell's health checker: the wasm healthcheck guest on the host when configured and
+/// loadable, else the native one (said in a log line).
+fn health_checker(cfg: &CellConfig) -> Arc<dyn HealthChecker> {
+    let Some(path) = &cfg.healthcheck_wasm else {
+        tracing::info!(cell = %cfg.cell_id, "no healthcheck guest configured ({HEALTHCHECK_WASM_ENV}): native health checks");
+        return Arc::new(NativeHealthChecker);
+    };
+    match load_healthcheck(path) {
+        Ok(checker) => {
+            tracing::info!(cell = %cfg.cell_id, guest = %path.display(), "health checks run through the wasm healthcheck");
+            checker
+        }
+        Err(e) => {
+            tracing::warn!(cell = %cfg.cell_id, guest = %path.display(), error = %e, "cannot load the healthcheck guest: native health checks");
+            Arc::new(NativeHealthChecker)
+        }
+    }
+}
+
+fn load_healthcheck(path: &std::path::Path) -> Result<Arc<dyn HealthChecker>, String> {
+    // One plugin host (one Engine) per process, shared by every cell of `diego up`.
+    static HOST: std::sync::OnceLock<Result<Arc<WasmHost>, String>> = std::sync::OnceLock::new();
+    let host = HOST
+        .get_or_init(|| {
+            WasmHost::new(HostConfig::default())
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()?;
+    let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let healthcheck = Healthcheck::load(&host, &bytes).map_err(|e| e.to_string())?;
+    Ok(Arc::new(WasmHealthChecker::new(healthcheck)))
 }

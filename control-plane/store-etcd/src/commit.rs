@@ -22,7 +22,7 @@ use crate::layout::{
 };
 use crate::read::{compacted_at, current, RevRead};
 use crate::retry::{backend, is_transient, retrying, Backoff};
-use crate::Shared;
+use crate::{Fence, Shared};
 
 type CommitId = [u8; COMMIT_ID_BYTES];
 
@@ -71,8 +71,13 @@ pub(crate) async fn commit(shared: &Shared, txn: Txn) -> Result<Revision, StoreE
                 shared.publish(next);
                 return Ok(next);
             }
-            // another writer committed since the read: read again
-            Ok(_) => *known = None,
+            // another writer committed since the read, or we lost the lock
+            Ok(resp) => {
+                *known = None;
+                if let Some(reason) = fenced_out(shared, &resp) {
+                    return Err(StoreError::Fenced(reason));
+                }
+            }
             Err(e) if is_transient(&e) && started.elapsed() < shared.opts.retry_budget => {
                 tracing::debug!(error = %e, "etcd commit failed; retrying");
                 unknown.push(at.key_mod);
@@ -208,7 +213,44 @@ fn write_txn(
     if !log.is_empty() {
         writes.push(TxnOp::put(layout.log(next), encode_entries(log), None));
     }
-    etcd_client::Txn::new().when(compares).and_then(writes)
+    let mut otherwise = Vec::new();
+    if let Some(fence) = &shared.fence {
+        compares.push(fence_compare(fence));
+        // on failure, read the lock so the caller can tell "lost the lock"
+        // from "lost a race"
+        otherwise.push(TxnOp::get(fence.key.clone(), None));
+    }
+    etcd_client::Txn::new()
+        .when(compares)
+        .and_then(writes)
+        .or_else(otherwise)
+}
+
+fn fence_compare(fence: &Fence) -> Compare {
+    Compare::create_revision(fence.key.clone(), CompareOp::Equal, fence.token)
+}
+
+/// Why a failed write was fenced out, if it was: the lock is gone or was
+/// created again by another holder.
+fn fenced_out(shared: &Shared, resp: &etcd_client::TxnResponse) -> Option<String> {
+    let fence = shared.fence.as_ref()?;
+    let lock = resp.op_responses().into_iter().find_map(|op| match op {
+        etcd_client::TxnOpResponse::Get(get) => Some(get.kvs().first().cloned()),
+        _ => None,
+    })?;
+    let key = String::from_utf8_lossy(&fence.key);
+    match lock {
+        None => Some(format!(
+            "lock {key} is no longer held (our fencing token {} is stale)",
+            fence.token
+        )),
+        Some(kv) if kv.create_revision() != fence.token => Some(format!(
+            "lock {key} is held by another leader (token {}, ours {})",
+            kv.create_revision(),
+            fence.token
+        )),
+        Some(_) => None,
+    }
 }
 
 /// Whether the first counter write after etcd revision `sent_at` was ours,
@@ -272,7 +314,9 @@ pub(crate) async fn compact_log(shared: &Shared, upto: Revision) -> Result<(), S
             Compare::mod_revision(layout.compacted(), CompareOp::Equal, compacted_mod)
         };
         let below = DeleteOptions::new().with_range(layout.log(target + 1));
-        let request = etcd_client::Txn::new().when(vec![guard]).and_then(vec![
+        let mut guards = vec![guard];
+        guards.extend(shared.fence.as_ref().map(fence_compare));
+        let request = etcd_client::Txn::new().when(guards).and_then(vec![
             TxnOp::delete(layout.log(0), Some(below)),
             TxnOp::put(layout.compacted(), encode_u64(target), None),
         ]);
@@ -290,6 +334,19 @@ pub(crate) async fn compact_log(shared: &Shared, upto: Revision) -> Result<(), S
         .await?;
         if resp.succeeded() {
             return Ok(());
+        }
+        if let Some(fence) = &shared.fence {
+            let lock = shared.kv.clone().get(fence.key.clone(), None).await;
+            let ours = lock
+                .ok()
+                .and_then(|r| r.kvs().first().map(|kv| kv.create_revision()));
+            if ours != Some(fence.token) {
+                return Err(StoreError::Fenced(format!(
+                    "lock {} is no longer ours (token {})",
+                    String::from_utf8_lossy(&fence.key),
+                    fence.token
+                )));
+            }
         }
     }
 }

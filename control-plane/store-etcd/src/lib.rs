@@ -13,10 +13,15 @@
 //! transaction (ops + checks + 2; the etcd default is 128).
 
 mod commit;
+mod election;
 mod layout;
+mod presence;
 mod read;
 mod retry;
 mod watch;
+
+pub use election::{Election, ElectionError, Fence, Leadership};
+pub use presence::EtcdPresences;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +78,8 @@ pub(crate) struct Shared {
     /// other's compare fail. Holds the newest revision we know of.
     pub(crate) commit_lock: Mutex<Option<RevRead>>,
     pub(crate) newest: tokio_watch::Sender<Revision>,
+    /// When set, every write also requires the lock to still be ours.
+    pub(crate) fence: Option<Fence>,
 }
 
 impl Shared {
@@ -97,6 +104,18 @@ impl EtcdStore {
         prefix: &str,
         opts: EtcdOptions,
     ) -> Result<Self, StoreError> {
+        Self::connect_fenced(endpoints, prefix, opts, None).await
+    }
+
+    /// Like `connect`, but every write also compares the lock's create
+    /// revision with `fence.token`: once another holder has the lock, writes
+    /// fail with `StoreError::Fenced` instead of landing.
+    pub async fn connect_fenced(
+        endpoints: &[String],
+        prefix: &str,
+        opts: EtcdOptions,
+        fence: Option<Fence>,
+    ) -> Result<Self, StoreError> {
         let layout = Layout::new(prefix)?;
         let connect = ConnectOptions::new()
             .with_connect_timeout(opts.connect_timeout)
@@ -117,6 +136,7 @@ impl EtcdStore {
             opts,
             commit_lock: Mutex::new(None),
             newest,
+            fence,
         });
         // the channel client dials lazily, so this first read is what tells
         // an unreachable cluster apart
@@ -132,6 +152,21 @@ impl EtcdStore {
         let watcher = tokio::spawn(watch::follow(shared.clone()));
         Ok(Self { shared, watcher })
     }
+}
+
+/// Connects a plain etcd client with the store's dial settings (for
+/// elections and presences next to a store).
+pub async fn connect_client(
+    endpoints: &[String],
+    opts: &EtcdOptions,
+) -> Result<Client, StoreError> {
+    let connect = ConnectOptions::new()
+        .with_connect_timeout(opts.connect_timeout)
+        .with_timeout(opts.request_timeout)
+        .with_keep_alive(Duration::from_secs(10), opts.request_timeout);
+    Client::connect(endpoints, Some(connect))
+        .await
+        .map_err(|e| retry::backend(endpoints, "connect", e))
 }
 
 impl Drop for EtcdStore {

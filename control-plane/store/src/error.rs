@@ -10,6 +10,10 @@ pub enum StoreError {
     /// The stored bytes could not be opened (bad envelope, unknown key id, auth tag mismatch).
     #[error("cannot open record {key}: {reason}")]
     Envelope { key: String, reason: String },
+    /// This writer's lock was taken over (its fencing token is stale); the
+    /// write was refused and nothing changed.
+    #[error("fenced: {0}")]
+    Fenced(String),
     /// The backend failed (io, engine error, unreachable server).
     #[error("store backend: {0}")]
     Backend(String),

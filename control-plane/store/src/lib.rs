@@ -2,6 +2,7 @@
 //! backend, encryption at rest and the conformance suite every backend runs.
 
 pub mod api;
+mod blocking;
 pub mod conformance;
 pub mod crypto;
 pub mod embedded;

@@ -98,21 +98,30 @@ fn bench_scorer() {
     let native = DiegoScorer::from_config(&config);
     let wasm = WasmScorer::new(&host, digest, "diego", diego_params(&native), native).unwrap();
     let cells = cells();
+    const RUNS: usize = 5;
 
-    let start = Instant::now();
-    let expected = schedule(&cells, lrps(), Vec::new(), &config, &native);
-    let native_time = start.elapsed();
-    let start = Instant::now();
-    let actual = schedule(&cells, lrps(), Vec::new(), &config, &wasm);
-    let wasm_time = start.elapsed();
-    assert_eq!(actual, expected, "the wasm scorer must give the same plan");
+    // Best of RUNS: the VM is shared with other builds.
+    let mut native_time = Duration::MAX;
+    let mut wasm_time = Duration::MAX;
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let expected = schedule(&cells, lrps(), Vec::new(), &config, &native);
+        native_time = native_time.min(start.elapsed());
+        let start = Instant::now();
+        let actual = schedule(&cells, lrps(), Vec::new(), &config, &wasm);
+        wasm_time = wasm_time.min(start.elapsed());
+        assert_eq!(actual, expected, "the wasm scorer must give the same plan");
+    }
+    assert_eq!(wasm.fallback_count(), 0, "{:?}", wasm.last_error());
     println!(
-        "auction {CELLS} cells x {LRPS} lrps: native {native_time:?}, wasm per-cell adapter \
-         {wasm_time:?} ({:.0}x)",
+        "auction {CELLS} cells x {LRPS} lrps (best of {RUNS}): native {native_time:?}, wasm \
+         diego:placement@{} rounds {wasm_time:?} ({:.2}x)",
+        wasm.abi_version(),
         wasm_time.as_secs_f64() / native_time.as_secs_f64()
     );
 
-    // The batch ABI: all candidates of one placement in one call.
+    // One placement over every cell, as a one-off round (open + explain), for comparison
+    // with the 0.1 per-call figure.
     let lrp = &lrps()[0];
     let work = WorkView::Lrp(lrp);
     let views: Vec<CellView<'_>> = cells
@@ -141,9 +150,8 @@ fn bench_scorer() {
     }
     let native_batch = start.elapsed() / ROUNDS;
     println!(
-        "one placement over {CELLS} cells: native {native_batch:?}, wasm score-batch {batch:?} \
-         ({:.0}x)",
-        batch.as_secs_f64() / native_batch.as_secs_f64()
+        "one-off round over {CELLS} cells (fresh store + open + explain): native {native_batch:?}, \
+         wasm {batch:?}"
     );
 }
 

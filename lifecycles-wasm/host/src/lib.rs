@@ -7,19 +7,23 @@
 //! (`diego:placement/scorer`, also a `diego_auction::Scorer`). The WIT lives in
 //! `lifecycles-wasm/wit/`; the ABI and its versioning rule in `lifecycles-wasm/README.md`.
 
+mod builder;
 mod digest;
 mod error;
 #[cfg(feature = "executor")]
 mod executor;
 mod healthcheck;
 mod host;
+mod launcher;
 mod scorer;
 mod state;
 
+pub use builder::{AppKind, Builder, StageLimits, StagingResult};
 pub use digest::Digest;
 pub use error::WasmError;
 #[cfg(feature = "executor")]
 pub use executor::WasmHealthChecker;
 pub use healthcheck::{Check, CheckKind, Healthcheck};
 pub use host::{HostConfig, WasmHost};
+pub use launcher::{LaunchSpec, Launcher};
 pub use scorer::{diego_params, BatchVerdict, WasmScorer};

@@ -1,29 +1,24 @@
 //! The `diego:placement/scorer` world, typed, and its adapter to `diego_auction::Scorer`.
 //!
-//! The guest ABI is a batch (`score-batch(params, work, cells)`), but the auction crate's
-//! seam is per cell. The adapter calls the guest with a batch of one cell per `score`, each in
-//! a fresh store; [`WasmScorer::score_batch`] is the amortised entry point for callers that
-//! hold all candidates at once. A rejected cell scores `+inf`, which never wins. A failed call
-//! (trap, fuel, deadline, memory, malformed output) falls back to the native `DiegoScorer` for
-//! that cell and is counted and kept, so the auctioneer can record it in the explanation.
+//! Two ABI versions are bound (the versioning rule): `0.2.0` scores in rounds (one instance
+//! per auction, cells sent once, one flat call per placement; see `v2`), `0.1.0` with one
+//! fresh-store `score-batch` call per placement (see `v1`). Either way the auction asks once
+//! per placement for every candidate ([`Scorer::open_round`]). A failed call (trap, fuel,
+//! deadline, memory, malformed output) ends the plugin's part in that round: the rest is
+//! scored by the native fallback, and the round reports the failure so the auctioneer can
+//! re-plan the auction with the default scorer and record why.
+
+mod v1;
+mod v2;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use diego_auction::{CellView, DiegoScorer, ScoreParts, Scorer, WorkView};
-use wasmtime_wasi::WasiCtxBuilder;
+use diego_auction::{
+    CellScore, CellState, CellView, DiegoScorer, ScoreParts, ScoreRound, Scorer, WorkView,
+};
 
-use crate::state::CallState;
 use crate::{Digest, WasmError, WasmHost};
-
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit/placement",
-        world: "diego:placement/scorer",
-    });
-}
-
-use bindings::diego::placement::types as wit;
 
 /// One cell's answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,20 +44,48 @@ pub fn diego_params(fallback: &DiegoScorer) -> Vec<(String, f64)> {
     ]
 }
 
+/// Scores are numbers: a NaN term (it would never win nor lose consistently) or a `-inf`
+/// total (it would always win) is malformed output. `+inf` is allowed and never wins.
+pub(crate) fn checked(parts: ScoreParts) -> Result<ScoreParts, WasmError> {
+    let terms = [
+        ("resource", parts.resource),
+        ("starting", parts.starting),
+        ("same-process", parts.same_process),
+        ("tasks", parts.tasks),
+        ("bin-pack", parts.bin_pack),
+        ("plugin", parts.plugin),
+    ];
+    for (name, value) in terms {
+        if value.is_nan() {
+            return Err(WasmError::Malformed(format!("score term {name} is NaN")));
+        }
+    }
+    if parts.total() == f64::NEG_INFINITY {
+        return Err(WasmError::Malformed("score total is -inf".into()));
+    }
+    Ok(parts)
+}
+
+enum Abi {
+    V1(v1::Pre),
+    V2(v2::Pre),
+}
+
 pub struct WasmScorer {
     host: Arc<WasmHost>,
-    pre: bindings::ScorerPre<CallState>,
+    abi: Abi,
     digest: Digest,
     name: String,
-    params: Vec<wit::Param>,
+    params: Vec<(String, f64)>,
     fallback: DiegoScorer,
     fallbacks: AtomicU64,
     last_error: Mutex<Option<WasmError>>,
 }
 
 impl WasmScorer {
-    /// A scorer from a loaded component; `params` go to every call, `fallback` scores any
-    /// cell whose call failed.
+    /// A scorer from a loaded component; `params` go to every round (or call), `fallback`
+    /// scores what a failed plugin could not. A component exporting neither
+    /// `diego:placement@0.2.0` nor `@0.1.0` is refused with the reason.
     pub fn new(
         host: &Arc<WasmHost>,
         digest: Digest,
@@ -70,17 +93,24 @@ impl WasmScorer {
         params: Vec<(String, f64)>,
         fallback: DiegoScorer,
     ) -> Result<Self, WasmError> {
-        let pre = bindings::ScorerPre::new(host.instance_pre(&digest)?)
-            .map_err(|e| WasmError::Invalid(format!("not a scorer component: {e:#}")))?;
+        let instance = host.instance_pre(&digest)?;
+        let abi = match v2::pre(instance.clone()) {
+            Ok(pre) => Abi::V2(pre),
+            Err(v2_error) => match v1::pre(instance) {
+                Ok(pre) => Abi::V1(pre),
+                Err(v1_error) => {
+                    return Err(WasmError::Invalid(format!(
+                        "not a scorer component: {v2_error:#}; nor a 0.1.0 one: {v1_error:#}"
+                    )))
+                }
+            },
+        };
         Ok(Self {
             host: host.clone(),
-            pre,
+            abi,
             digest,
             name: name.into(),
-            params: params
-                .into_iter()
-                .map(|(name, value)| wit::Param { name, value })
-                .collect(),
+            params,
             fallback,
             fallbacks: AtomicU64::new(0),
             last_error: Mutex::new(None),
@@ -91,7 +121,16 @@ impl WasmScorer {
         self.digest
     }
 
-    /// Calls that failed and were scored by the native fallback instead.
+    /// The `diego:placement` version the component was built against.
+    pub fn abi_version(&self) -> &'static str {
+        match self.abi {
+            Abi::V1(_) => "0.1.0",
+            Abi::V2(_) => "0.2.0",
+        }
+    }
+
+    /// Rounds (or per-cell calls) whose plugin call failed and that the native fallback
+    /// finished instead.
     pub fn fallback_count(&self) -> u64 {
         self.fallbacks.load(Ordering::Relaxed)
     }
@@ -103,37 +142,27 @@ impl WasmScorer {
             .clone()
     }
 
-    /// Scores `cells` for `work` in one guest call: one verdict per cell, in order.
+    /// Scores `cells` for `work` in one guest call: one verdict per cell, in order (a
+    /// one-off round under 0.2.0).
     pub fn score_batch(
         &self,
         work: &WorkView<'_>,
         cells: &[CellView<'_>],
     ) -> Result<Vec<BatchVerdict>, WasmError> {
-        let work = wit_work(work);
-        let wit_cells: Vec<wit::Cell> = cells.iter().map(wit_cell).collect();
-        let mut store = self.host.store(WasiCtxBuilder::new(), 0);
-        let verdicts = self.host.run(&mut store, |store| {
-            let instance = self.pre.instantiate(&mut *store)?;
-            instance.diego_placement_score().call_score_batch(
-                &mut *store,
-                &self.params,
-                &work,
-                &wit_cells,
-            )
-        })?;
-        if verdicts.len() != cells.len() {
-            return Err(WasmError::Malformed(format!(
-                "{} verdicts for {} cells",
-                verdicts.len(),
-                cells.len()
-            )));
+        match &self.abi {
+            Abi::V1(pre) => v1::score_batch(&self.host, pre, &self.params, work, cells),
+            Abi::V2(pre) => {
+                let states: Vec<&CellState> = cells.iter().map(|v| v.cell).collect();
+                let ids: Vec<u32> = (0..cells.len() as u32).collect();
+                let mut session = v2::Session::open(&self.host, pre, &self.params, &states)?;
+                session.explain(work, &ids, cells)
+            }
         }
-        Ok(verdicts.into_iter().map(from_wit).collect())
     }
 
-    fn record_failure(&self, error: WasmError) {
+    fn record_failure(&self, error: &WasmError) {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
     }
 }
 
@@ -142,18 +171,19 @@ impl Scorer for WasmScorer {
         &self.name
     }
 
+    /// The per-cell seam, for callers outside an auction round: a one-cell batch; a rejected
+    /// cell scores `+inf` (never wins), a failed call the fallback's score.
     fn score(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> ScoreParts {
         match self.score_batch(work, std::slice::from_ref(cell)) {
             Ok(mut verdicts) => match verdicts.pop() {
                 Some(BatchVerdict::Score { parts, .. }) => parts,
-                // Filtering through a per-cell seam: a score that never wins.
                 Some(BatchVerdict::Reject(_)) | None => ScoreParts {
                     plugin: f64::INFINITY,
                     ..ScoreParts::default()
                 },
             },
             Err(error) => {
-                self.record_failure(error);
+                self.record_failure(&error);
                 self.fallback.score(cell, work)
             }
         }
@@ -169,72 +199,141 @@ impl Scorer for WasmScorer {
             Err(error) => vec![(format!("fell back to diego: {error}"), 0.0)],
         }
     }
-}
 
-fn wit_resources(r: diego_auction::Resources) -> wit::Resources {
-    wit::Resources {
-        memory_mb: r.memory_mb,
-        disk_mb: r.disk_mb,
-        containers: r.containers,
+    fn open_round(&self, cells: &[&CellState]) -> Option<Box<dyn ScoreRound + '_>> {
+        let mut round = PluginRound {
+            scorer: self,
+            session: None,
+            failed: None,
+        };
+        if let Abi::V2(pre) = &self.abi {
+            match v2::Session::open(&self.host, pre, &self.params, cells) {
+                Ok(session) => round.session = Some(session),
+                Err(error) => round.fail(error),
+            }
+        }
+        Some(Box::new(round))
     }
 }
 
-fn wit_work(work: &WorkView<'_>) -> wit::Work {
-    match work {
-        WorkView::Lrp(lrp) => wit::Work {
-            kind: wit::WorkKind::Lrp,
-            guid: lrp.process_guid.clone(),
-            index: lrp.index,
-            domain: lrp.domain.clone(),
-            memory_mb: lrp.memory_mb,
-            disk_mb: lrp.disk_mb,
-            rootfs: lrp.rootfs.clone(),
-            placement_tags: lrp.placement_tags.clone(),
-            volume_drivers: lrp.volume_drivers.clone(),
-        },
-        WorkView::Task(task) => wit::Work {
-            kind: wit::WorkKind::Task,
-            guid: task.task_guid.clone(),
-            index: 0,
-            domain: task.domain.clone(),
-            memory_mb: task.memory_mb,
-            disk_mb: task.disk_mb,
-            rootfs: task.rootfs.clone(),
-            placement_tags: task.placement_tags.clone(),
-            volume_drivers: task.volume_drivers.clone(),
-        },
+/// A plugin's part in one auction; after its first failure, the fallback's.
+struct PluginRound<'s> {
+    scorer: &'s WasmScorer,
+    session: Option<v2::Session<'s>>,
+    failed: Option<WasmError>,
+}
+
+impl PluginRound<'_> {
+    /// Keeps the error for `failures` (the auctioneer logs it when it re-plans).
+    fn fail(&mut self, error: WasmError) {
+        self.scorer.record_failure(&error);
+        // A trapped instance cannot be called again; the store goes with it.
+        self.session = None;
+        self.failed = Some(error);
+    }
+
+    fn call(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        explain: bool,
+    ) -> Result<Vec<BatchVerdict>, WasmError> {
+        match (&self.scorer.abi, self.session.as_mut()) {
+            (Abi::V2(_), Some(session)) if explain => session.explain(work, ids, cells),
+            (Abi::V2(_), Some(session)) => Ok(session
+                .score(work, ids, cells)?
+                .into_iter()
+                .map(|parts| match parts {
+                    Some(parts) => BatchVerdict::Score {
+                        parts,
+                        named: Vec::new(),
+                    },
+                    None => BatchVerdict::Reject(String::new()),
+                })
+                .collect()),
+            (Abi::V1(pre), _) => {
+                let s = self.scorer;
+                v1::score_batch(&s.host, pre, &s.params, work, cells)
+            }
+            (Abi::V2(_), None) => Err(WasmError::Host("round is not open".into())),
+        }
     }
 }
 
-fn wit_cell(view: &CellView<'_>) -> wit::Cell {
-    wit::Cell {
-        cell_id: view.cell.cell_id.clone(),
-        zone: view.cell.zone.clone(),
-        available: wit_resources(view.available),
-        total: wit_resources(view.total),
-        starting_container_count: view.starting_container_count,
-        same_process_lrps: view.same_process_lrps,
-        tasks: view.tasks,
-        bin_pack_index: view.bin_pack_index,
-        proxy_memory_mb: view.proxy_memory_mb,
-        placement_tags: view.cell.placement_tags.clone(),
-        optional_placement_tags: view.cell.optional_placement_tags.clone(),
+impl ScoreRound for PluginRound<'_> {
+    fn score(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut Vec<Option<ScoreParts>>,
+    ) {
+        if self.failed.is_none() {
+            // The hot path of 0.2.0 skips building verdicts.
+            let answer = match (&self.scorer.abi, self.session.as_mut()) {
+                (Abi::V2(_), Some(session)) => session.score(work, ids, cells),
+                _ => self.call(work, ids, cells, false).map(|verdicts| {
+                    verdicts
+                        .into_iter()
+                        .map(|v| match v {
+                            BatchVerdict::Score { parts, .. } => Some(parts),
+                            BatchVerdict::Reject(_) => None,
+                        })
+                        .collect()
+                }),
+            };
+            match answer {
+                Ok(parts) => {
+                    out.extend(parts);
+                    return;
+                }
+                Err(error) => self.fail(error),
+            }
+        }
+        let fallback = &self.scorer.fallback;
+        out.extend(cells.iter().map(|cell| Some(fallback.score(cell, work))));
     }
-}
 
-fn from_wit(verdict: wit::Verdict) -> BatchVerdict {
-    match verdict {
-        wit::Verdict::Reject(reason) => BatchVerdict::Reject(reason),
-        wit::Verdict::Score(scored) => BatchVerdict::Score {
-            parts: ScoreParts {
-                resource: scored.parts.resource,
-                starting: scored.parts.starting,
-                same_process: scored.parts.same_process,
-                tasks: scored.parts.tasks,
-                bin_pack: scored.parts.bin_pack,
-                plugin: scored.parts.plugin,
-            },
-            named: scored.named,
-        },
+    fn explain(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+    ) -> Vec<CellScore> {
+        if self.failed.is_none() {
+            match self.call(work, ids, cells, true) {
+                Ok(verdicts) => {
+                    return verdicts
+                        .into_iter()
+                        .map(|v| match v {
+                            BatchVerdict::Score { parts, named } => {
+                                CellScore::Scored { parts, named }
+                            }
+                            BatchVerdict::Reject(reason) => CellScore::Rejected(reason),
+                        })
+                        .collect()
+                }
+                Err(error) => self.fail(error),
+            }
+        }
+        let fallback = &self.scorer.fallback;
+        cells
+            .iter()
+            .map(|cell| CellScore::Scored {
+                parts: fallback.score(cell, work),
+                named: Vec::new(),
+            })
+            .collect()
+    }
+
+    fn failures(&self) -> Vec<String> {
+        match &self.failed {
+            Some(error) => vec![format!(
+                "scorer {} ({}) failed: {error}",
+                self.scorer.name, self.scorer.digest
+            )],
+            None => Vec::new(),
+        }
     }
 }

@@ -1,15 +1,10 @@
-//! Diego's default score (diego-auction's `DiegoScorer`) as a `diego:placement` scorer. The
-//! arithmetic is the native scorer's, operation for operation on `f64`, so plans are identical.
+//! Diego's default score (diego-auction's `DiegoScorer`) as a `diego:placement@0.2.0` scorer,
+//! written with the guest SDK. The arithmetic is the native scorer's, operation for operation
+//! on `f64`, so plans are identical.
 
-wit_bindgen::generate!({
-    path: "../../lifecycles-wasm/wit/placement",
-    world: "diego:placement/scorer",
-});
-
-use diego::placement::types::{
-    Cell, Param, Resources, ScoreParts, Scored, Verdict, Work, WorkKind,
+use diego_plugin_sdk::{
+    export_scorer, Cell, CellLoad, Params, Resources, ScoreParts, Scorer, Verdict, Work, WorkKind,
 };
-use exports::diego::placement::score::Guest;
 
 /// Diego's `LocalityOffset`.
 const LOCALITY_OFFSET: f64 = 1000.0;
@@ -17,13 +12,9 @@ const LOCALITY_OFFSET: f64 = 1000.0;
 const DEFAULT_STARTING_CONTAINER_WEIGHT: f64 = 0.25;
 const DEFAULT_BIN_PACK_FIRST_FIT_WEIGHT: f64 = 0.0;
 
-struct DiegoScorer;
-
-fn param(params: &[Param], name: &str, default: f64) -> f64 {
-    params
-        .iter()
-        .find(|p| p.name == name)
-        .map_or(default, |p| p.value)
+struct DiegoScorer {
+    starting_weight: f64,
+    bin_pack_weight: f64,
 }
 
 /// `Resources.ComputeScore` on what remains after placing the work (i64 as the native one).
@@ -37,55 +28,42 @@ fn resource_score(available: Resources, total: Resources, memory_mb: i64, disk_m
     (used_memory + used_disk + used_containers) / 3.0
 }
 
-fn score(work: &Work, cell: &Cell, starting_weight: f64, bin_pack_weight: f64) -> ScoreParts {
-    let starting = f64::from(cell.starting_container_count) * starting_weight;
-    let mut parts = ScoreParts {
-        resource: 0.0,
-        starting,
-        same_process: 0.0,
-        tasks: 0.0,
-        bin_pack: 0.0,
-        plugin: 0.0,
-    };
-    match work.kind {
-        WorkKind::Lrp => {
-            let memory_mb = i64::from(work.memory_mb) + i64::from(cell.proxy_memory_mb);
-            let disk_mb = i64::from(work.disk_mb);
-            parts.resource = resource_score(cell.available, cell.total, memory_mb, disk_mb);
-            parts.same_process = LOCALITY_OFFSET * f64::from(cell.same_process_lrps);
-            parts.bin_pack = f64::from(cell.bin_pack_index) * bin_pack_weight;
-        }
-        WorkKind::Task => {
-            let (memory_mb, disk_mb) = (i64::from(work.memory_mb), i64::from(work.disk_mb));
-            parts.resource = resource_score(cell.available, cell.total, memory_mb, disk_mb);
-            parts.tasks = LOCALITY_OFFSET * f64::from(cell.tasks);
+impl Scorer for DiegoScorer {
+    fn new(params: &Params, _cells: &[Cell]) -> Self {
+        DiegoScorer {
+            starting_weight: params.get(
+                "starting-container-weight",
+                DEFAULT_STARTING_CONTAINER_WEIGHT,
+            ),
+            bin_pack_weight: params.get(
+                "bin-pack-first-fit-weight",
+                DEFAULT_BIN_PACK_FIRST_FIT_WEIGHT,
+            ),
         }
     }
-    parts
-}
 
-impl Guest for DiegoScorer {
-    fn score_batch(params: Vec<Param>, work: Work, cells: Vec<Cell>) -> Vec<Verdict> {
-        let starting_weight = param(
-            &params,
-            "starting-container-weight",
-            DEFAULT_STARTING_CONTAINER_WEIGHT,
-        );
-        let bin_pack_weight = param(
-            &params,
-            "bin-pack-first-fit-weight",
-            DEFAULT_BIN_PACK_FIRST_FIT_WEIGHT,
-        );
-        cells
-            .iter()
-            .map(|cell| {
-                Verdict::Score(Scored {
-                    parts: score(&work, cell, starting_weight, bin_pack_weight),
-                    named: Vec::new(),
-                })
-            })
-            .collect()
+    fn score(&self, work: &Work, cell: &Cell, load: &CellLoad) -> Verdict {
+        let starting = f64::from(load.starting_container_count) * self.starting_weight;
+        let mut parts = ScoreParts {
+            starting,
+            ..ScoreParts::ZERO
+        };
+        match work.kind {
+            WorkKind::Lrp => {
+                let memory_mb = i64::from(work.memory_mb) + i64::from(cell.proxy_memory_mb);
+                let disk_mb = i64::from(work.disk_mb);
+                parts.resource = resource_score(load.available, cell.total, memory_mb, disk_mb);
+                parts.same_process = LOCALITY_OFFSET * f64::from(load.same_process_lrps);
+                parts.bin_pack = f64::from(load.bin_pack_index) * self.bin_pack_weight;
+            }
+            WorkKind::Task => {
+                let (memory_mb, disk_mb) = (i64::from(work.memory_mb), i64::from(work.disk_mb));
+                parts.resource = resource_score(load.available, cell.total, memory_mb, disk_mb);
+                parts.tasks = LOCALITY_OFFSET * f64::from(load.tasks);
+            }
+        }
+        Verdict::Score(parts)
     }
 }
 
-export!(DiegoScorer);
+export_scorer!(DiegoScorer);

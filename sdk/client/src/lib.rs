@@ -2,6 +2,7 @@
 //! types: callers never see generated protobuf types, and every error is a
 //! `ModelError` with the original's error type.
 
+mod failover;
 mod lrps;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,11 @@ use diego_proto::bbs::v1 as pb;
 use diego_proto::bbs::v1::bbs_client::BbsClient;
 use diego_proto::status::from_status;
 use futures::{Stream, StreamExt};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use std::time::Duration;
+
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+use crate::failover::FailoverChannel;
 
 pub use lrps::*;
 
@@ -25,13 +30,33 @@ pub struct TlsFiles {
 
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: BbsClient<Channel>,
+    pub(crate) inner: BbsClient<FailoverChannel>,
 }
+
+/// How long a request waits for an active BBS among several replicas (a
+/// failover takes about one lock TTL).
+const FAILOVER_BUDGET: Duration = Duration::from_secs(20);
 
 pub type Result<T> = std::result::Result<T, ModelError>;
 
 pub(crate) fn err(s: tonic::Status) -> ModelError {
-    from_status(&s)
+    let e = from_status(&s);
+    // A transport failure (a refused TLS handshake, a dropped connection)
+    // carries its cause as the status's source; say what it means.
+    match std::error::Error::source(&s) {
+        Some(cause) => ModelError::new(e.code, explained(&e.message, cause)),
+        None => e,
+    }
+}
+
+/// `message`, then the meaning of a TLS failure in `cause` when known, then
+/// the whole cause chain.
+fn explained(message: &str, cause: &(dyn std::error::Error + 'static)) -> String {
+    let chain = diego_tls::error_chain(cause);
+    match diego_tls::explain(&chain) {
+        Some(meaning) => format!("{message}: {meaning} ({chain})"),
+        None => format!("{message}: {chain}"),
+    }
 }
 
 pub(crate) fn missing(field: &str) -> ModelError {
@@ -57,38 +82,97 @@ pub struct WatchOptions {
     pub since_revision: u64,
 }
 
-impl Client {
-    /// Connects to `http://host:port` or `https://host:port`.
-    pub async fn connect(api: &str, tls: Option<TlsFiles>) -> Result<Client> {
-        let unreachable = |e: tonic::transport::Error| {
-            ModelError::new(
-                ErrorCode::UnknownError,
-                format!("cannot reach the bbs at {api}: {e}"),
-            )
-        };
-        let mut endpoint = Endpoint::from_shared(api.to_string()).map_err(|e| {
-            ModelError::new(
-                ErrorCode::InvalidRequest,
-                format!("invalid api address {api}: {e}"),
-            )
-        })?;
-        endpoint = endpoint
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .tcp_nodelay(true);
-        if let Some(t) = tls {
-            let mut cfg = ClientTlsConfig::new();
-            if let Some(ca) = t.ca_pem {
-                cfg = cfg.ca_certificate(Certificate::from_pem(ca));
-            }
-            if let (Some(c), Some(k)) = (t.cert_pem, t.key_pem) {
-                cfg = cfg.identity(Identity::from_pem(c, k));
-            }
-            endpoint = endpoint.tls_config(cfg).map_err(unreachable)?;
+fn unreachable(api: &str, e: &tonic::transport::Error) -> ModelError {
+    ModelError::new(
+        ErrorCode::UnknownError,
+        explained(&format!("cannot reach the bbs at {api}"), e),
+    )
+}
+
+/// One BBS address as a tonic endpoint, with TLS when certificates are given.
+fn endpoint(api: &str, tls: Option<TlsFiles>) -> Result<Endpoint> {
+    let mut endpoint = Endpoint::from_shared(api.to_string()).map_err(|e| {
+        ModelError::new(
+            ErrorCode::InvalidRequest,
+            format!("invalid api address {api}: {e}"),
+        )
+    })?;
+    endpoint = endpoint
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .tcp_nodelay(true);
+    if tls.is_some() && !api.starts_with("https://") {
+        return Err(ModelError::new(
+            ErrorCode::InvalidRequest,
+            format!("tls certificates were given but the bbs address {api} is not https://"),
+        ));
+    }
+    if let Some(t) = tls {
+        let mut cfg = ClientTlsConfig::new();
+        if let Some(ca) = t.ca_pem {
+            cfg = cfg.ca_certificate(Certificate::from_pem(ca));
         }
-        let channel = endpoint.connect().await.map_err(unreachable)?;
-        Ok(Client {
+        if let (Some(c), Some(k)) = (t.cert_pem, t.key_pem) {
+            cfg = cfg.identity(Identity::from_pem(c, k));
+        }
+        endpoint = endpoint.tls_config(cfg).map_err(|e| unreachable(api, &e))?;
+    }
+    Ok(endpoint)
+}
+
+impl Client {
+    /// Connects to `http://host:port` or `https://host:port`; with several
+    /// comma-separated addresses (BBS replicas), requests go to whichever is
+    /// active and follow it through failovers.
+    pub async fn connect(api: &str, tls: Option<TlsFiles>) -> Result<Client> {
+        let addresses: Vec<&str> = api
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .collect();
+        match addresses.as_slice() {
+            [] => Err(ModelError::new(
+                ErrorCode::InvalidRequest,
+                "no bbs address given",
+            )),
+            // one address: connect now, so a wrong address fails at once
+            [one] => {
+                let anonymous = tls.as_ref().is_some_and(|t| t.cert_pem.is_none());
+                let channel = endpoint(one, tls)?
+                    .connect()
+                    .await
+                    .map_err(|e| unreachable(one, &e))?;
+                let client = Client::over(FailoverChannel::new(vec![channel], Duration::ZERO));
+                if anonymous {
+                    // A server that requires a client certificate rejects us
+                    // with an alert that a TLS 1.3 client often never reads
+                    // (its own writes hit the closed socket first): probe
+                    // once so the error says what is missing.
+                    if let Err(e) = client.ping().await {
+                        return Err(ModelError::new(
+                            e.code,
+                            format!(
+                                "the bbs at {one} refused the connection: it probably requires a client certificate and none was sent ({})",
+                                e.message
+                            ),
+                        ));
+                    }
+                }
+                Ok(client)
+            }
+            _ => {
+                let mut lazy = Vec::with_capacity(addresses.len());
+                for a in &addresses {
+                    lazy.push(endpoint(a, tls.clone())?.connect_lazy());
+                }
+                Ok(Client::over(FailoverChannel::new(lazy, FAILOVER_BUDGET)))
+            }
+        }
+    }
+
+    fn over(channel: FailoverChannel) -> Client {
+        Client {
             inner: BbsClient::new(channel).max_decoding_message_size(256 * 1024 * 1024),
-        })
+        }
     }
 
     pub async fn ping(&self) -> Result<bool> {

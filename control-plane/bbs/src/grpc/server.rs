@@ -345,6 +345,9 @@ impl BbsService for BbsGrpc {
 pub struct ServeOptions {
     /// PEM server certificate and key; plain HTTP/2 when absent.
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// PEM CA: with `tls`, every client must present a certificate it
+    /// signed (mutual TLS); absent, any client may connect.
+    pub client_ca: Option<Vec<u8>>,
 }
 
 /// Serves the BBS and the gRPC health service until `shutdown` resolves.
@@ -358,8 +361,11 @@ pub async fn serve(
     reporter.set_serving::<BbsServer<BbsGrpc>>().await;
     let mut builder = Server::builder();
     if let Some((cert, key)) = opts.tls {
-        builder =
-            builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+        if let Some(ca) = opts.client_ca {
+            tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(tls)?;
     }
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     builder

@@ -337,6 +337,7 @@ pub fn spawn_converger(
     cfg: ConvergenceConfig,
     interval_ms: u64,
     trigger: Arc<Notify>,
+    callbacks: Option<crate::callbacks::CallbackKicks>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -345,13 +346,19 @@ pub fn spawn_converger(
                 _ = trigger.notified() => {}
             }
             match bbs.converge(&cfg).await {
-                Ok(r) => tracing::info!(
-                    lrp_actions = r.lrp_actions_applied,
-                    task_changes = r.task_changes_applied,
-                    skipped = r.skipped_changed,
-                    failed = r.failed,
-                    "convergence pass done"
-                ),
+                Ok(r) => {
+                    tracing::info!(
+                        lrp_actions = r.lrp_actions_applied,
+                        task_changes = r.task_changes_applied,
+                        skipped = r.skipped_changed,
+                        failed = r.failed,
+                        "convergence pass done"
+                    );
+                    // completed tasks whose callback is due again
+                    if let Some(kicks) = &callbacks {
+                        kicks.kick(r.tasks_to_kick);
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "convergence pass failed"),
             }
         }

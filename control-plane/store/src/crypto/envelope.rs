@@ -63,17 +63,37 @@ impl Ciphers {
 
     /// Opens bytes sealed with any known key; the error text names the key id.
     pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, String> {
+        let mut plain = sealed.to_vec();
+        self.open_in_place(aad, &mut plain)?;
+        Ok(plain)
+    }
+
+    /// Like `open`, but turns `sealed` into the plaintext in its own buffer:
+    /// large scans then neither allocate nor free a buffer per record. On
+    /// error `sealed` is left in an unspecified state.
+    pub(crate) fn open_in_place(&self, aad: &[u8], sealed: &mut Vec<u8>) -> Result<(), String> {
         let parts = parse(sealed)?;
         let cipher = self
             .by_id
             .get(parts.key_id)
             .ok_or_else(|| format!("unknown key id {}", parts.key_id))?;
-        let (body, tag) = parts.body.split_at(parts.body.len() - TAG_BYTES);
-        let mut plain = body.to_vec();
+        let nonce = *Nonce::from_slice(parts.nonce);
+        let body_start = sealed.len() - parts.body.len();
+        let body_end = sealed.len() - TAG_BYTES;
+        let (head, tag) = sealed.split_at_mut(body_end);
+        let tag = aes_gcm::Tag::clone_from_slice(tag);
         cipher
-            .decrypt_in_place_detached(Nonce::from_slice(parts.nonce), aad, &mut plain, tag.into())
-            .map_err(|_| format!("authentication failed with key id {}", parts.key_id))?;
-        Ok(plain)
+            .decrypt_in_place_detached(&nonce, aad, &mut head[body_start..], &tag)
+            .map_err(|_| {
+                let key_id = parse(sealed).map(|p| p.key_id.to_string());
+                format!(
+                    "authentication failed with key id {}",
+                    key_id.unwrap_or_default()
+                )
+            })?;
+        sealed.copy_within(body_start..body_end, 0);
+        sealed.truncate(body_end - body_start);
+        Ok(())
     }
 }
 

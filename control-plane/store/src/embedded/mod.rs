@@ -1,21 +1,32 @@
-//! The embedded backend: one redb file, one writer thread doing group
-//! commit, reads straight from redb snapshots.
+//! The embedded backend: one redb file with a write-ahead log next to it,
+//! one writer thread doing group commit, reads straight from redb snapshots.
 
+mod checkpoint;
 mod read;
+mod recovery;
 mod tables;
+mod wal;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use redb::Database;
 use tokio::sync::{oneshot, watch};
 
+use crate::blocking::blocking;
 use crate::{BoxFuture, LogEntry, Record, Revision, Store, StoreError, Txn};
+use checkpoint::Checkpoints;
 use read::backend;
 use tables::{read_meta, EngineError, LOG, META, META_COMPACTED, META_REVISION, RECORDS};
+use wal::Wal;
 use writer::{Request, Writer};
+
+/// Extension of the write-ahead log file next to the database file
+/// (`store.redb` -> `store.wal`).
+pub const WAL_EXTENSION: &str = "wal";
 
 /// Tuning of the embedded store; `Default` is what a node should run with.
 #[derive(Debug, Clone)]
@@ -29,15 +40,30 @@ pub struct EmbeddedOptions {
     pub max_group_txns: usize,
     /// Upper bound of (checks + ops) applied in one group commit.
     pub max_group_ops: usize,
+    /// A checkpoint (durable redb commit, then the write-ahead log is
+    /// emptied) starts at least this often while there are writes.
+    pub checkpoint_interval_ms: u64,
+    /// ...or as soon as the write-ahead log is this large.
+    pub checkpoint_wal_bytes: u64,
+    /// `false`: no write-ahead log, every group commit is a durable redb
+    /// commit (the design before ADR 0010; kept to compare the two).
+    pub write_ahead_log: bool,
 }
 
 impl Default for EmbeddedOptions {
     fn default() -> Self {
         Self {
-            cache_size_bytes: 128 * 1024 * 1024,
+            // holds the whole B-tree of 250,000 ActualLRPs (about 150 MiB of
+            // pages), so listing them all does not re-read the file
+            cache_size_bytes: 512 * 1024 * 1024,
             log_retention_revisions: 100_000,
             max_group_txns: 4096,
             max_group_ops: 100_000,
+            // redb cannot reuse freed pages before a durable commit, so
+            // rare checkpoints grow the file; one per second keeps it small
+            checkpoint_interval_ms: 1000,
+            checkpoint_wal_bytes: 64 * 1024 * 1024,
+            write_ahead_log: true,
         }
     }
 }
@@ -54,8 +80,10 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the database file at `path`, creating parent
-    /// directories. After a crash redb repairs the file on open.
+    /// Opens (or creates) the database file at `path` and its write-ahead
+    /// log (`path` with the extension `wal`), creating parent directories.
+    /// After a crash redb repairs the file on open and the log replays the
+    /// commits acknowledged since the last checkpoint.
     pub fn open(path: &Path, opts: EmbeddedOptions) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -66,7 +94,15 @@ impl EmbeddedStore {
             .set_cache_size(opts.cache_size_bytes)
             .create(path)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
-        Self::start(db, &opts, Some(path.to_path_buf()), None)
+        let wal_path = Self::wal_path(path);
+        // a log left by a run with it on is replayed (and kept on) even if
+        // it is off now: it may hold acknowledged commits
+        let use_wal = opts.write_ahead_log || wal_path.exists();
+        let opened = use_wal.then(|| open_wal(&db, path, &opts));
+        let opened = opened
+            .transpose()
+            .map_err(|e| StoreError::Backend(format!("cannot recover {}: {e}", path.display())))?;
+        Self::start(db, &opts, Some(path.to_path_buf()), opened)
     }
 
     /// A store in a fresh temporary directory that is removed on drop; for
@@ -91,6 +127,11 @@ impl EmbeddedStore {
         Self::start(db, &opts, None, None)
     }
 
+    /// The write-ahead log file of a database file.
+    pub fn wal_path(db_path: &Path) -> PathBuf {
+        db_path.with_extension(WAL_EXTENSION)
+    }
+
     /// The database file, `None` for an in-memory store.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
@@ -100,7 +141,7 @@ impl EmbeddedStore {
         db: Database,
         opts: &EmbeddedOptions,
         path: Option<PathBuf>,
-        temp_dir: Option<tempfile::TempDir>,
+        wal: Option<(Wal, Checkpoints)>,
     ) -> Result<Self, StoreError> {
         let (current, compacted) =
             init_tables(&db).map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -116,6 +157,8 @@ impl EmbeddedStore {
             retention_revisions: opts.log_retention_revisions,
             max_group_txns: opts.max_group_txns.max(1),
             max_group_ops: opts.max_group_ops.max(1),
+            wal,
+            stopped: None,
         };
         let writer = std::thread::Builder::new()
             .name("diego-store-writer".to_string())
@@ -127,7 +170,7 @@ impl EmbeddedStore {
             writer: Some(writer),
             revision_rx,
             path,
-            _temp_dir: temp_dir,
+            _temp_dir: None,
         })
     }
 
@@ -141,6 +184,27 @@ impl EmbeddedStore {
         requests.send(make(reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// Opens the write-ahead log of the file at `path`, replays what redb
+/// lacks, and empties it (the replay commit was durable).
+fn open_wal(
+    db: &Database,
+    path: &Path,
+    opts: &EmbeddedOptions,
+) -> Result<(Wal, Checkpoints), EngineError> {
+    let (current, compacted) = init_tables(db)?;
+    let (mut wal, frames) = Wal::open(&EmbeddedStore::wal_path(path))?;
+    recovery::replay(db, &frames, current, compacted)?;
+    if wal.len_bytes() > 0 {
+        wal.truncate(0)?;
+    }
+    let checkpoints = Checkpoints::start(
+        path,
+        Duration::from_millis(opts.checkpoint_interval_ms),
+        opts.checkpoint_wal_bytes,
+    )?;
+    Ok((wal, checkpoints))
 }
 
 /// Creates the tables on first open (so readers never meet a missing table)
@@ -158,19 +222,6 @@ fn init_tables(db: &Database) -> Result<(Revision, Revision), EngineError> {
     };
     wtx.commit()?;
     Ok((current, compacted))
-}
-
-/// Runs a read on the blocking pool when there is a runtime, because large
-/// scans take long enough to stall other tasks on the same worker.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return work();
-    }
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
 }
 
 impl Drop for EmbeddedStore {

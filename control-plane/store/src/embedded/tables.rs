@@ -14,20 +14,27 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(crate) const META_REVISION: &str = "current_revision";
 pub(crate) const META_COMPACTED: &str = "compacted_upto";
 
-/// redb's error boxed: the unboxed enum is large and would bloat every
-/// `Result` on the write path.
+/// Failures of the engine: redb's error boxed (the unboxed enum is large
+/// and would bloat every `Result` on the write path), or the write-ahead
+/// log's io.
 #[derive(Debug)]
-pub(crate) struct EngineError(Box<redb::Error>);
+pub(crate) enum EngineError {
+    Redb(Box<redb::Error>),
+    Wal(String),
+}
 
 impl<E: Into<redb::Error>> From<E> for EngineError {
     fn from(err: E) -> Self {
-        Self(Box::new(err.into()))
+        Self::Redb(Box::new(err.into()))
     }
 }
 
 impl std::fmt::Display for EngineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        match self {
+            Self::Redb(err) => err.fmt(f),
+            Self::Wal(reason) => f.write_str(reason),
+        }
     }
 }
 

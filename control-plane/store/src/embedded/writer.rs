@@ -2,16 +2,24 @@
 //! the previous fsync ran is applied in one redb write transaction and made
 //! durable by one fsync, so throughput grows with the number of concurrent
 //! writers while a lone write still pays just one fsync.
+//!
+//! On a file the fsync is of the write-ahead log (see `wal`): the group is
+//! applied to a redb transaction, its frame appended and fdatasynced, and
+//! only then is the redb transaction committed (without a sync) and the
+//! callers answered. So a reader never sees a write that a crash could
+//! still take back.
 
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 
 use redb::{Database, Durability, ReadableTable, Table};
 use tokio::sync::{oneshot, watch};
 
+use super::checkpoint::Checkpoints;
 use super::tables::{
     encode_entries, EngineError, LOG, META, META_COMPACTED, META_REVISION, RECORDS,
 };
+use super::wal::{FrameBuilder, Wal};
 use crate::{Check, Expect, Op, Revision, StoreError, Txn};
 
 /// Retention deletes at most this many log rows per group, so one commit
@@ -89,28 +97,111 @@ pub(crate) struct Writer {
     pub(crate) retention_revisions: u64,
     pub(crate) max_group_txns: usize,
     pub(crate) max_group_ops: usize,
+    /// The write-ahead log and its checkpoints; `None` in memory, where
+    /// redb's own commit is cheap.
+    pub(crate) wal: Option<(Wal, Checkpoints)>,
+    /// Set when a write failed after its frame may have reached the log:
+    /// memory and disk may then disagree, so every later request fails
+    /// until the store is reopened (which replays the log).
+    pub(crate) stopped: Option<String>,
 }
 
 impl Writer {
     /// Runs until every sender is gone (the store was dropped).
     pub(crate) fn run(mut self) {
-        while let Ok(first) = self.requests.recv() {
-            let mut ops = first.weight_ops();
-            let mut group = vec![first];
-            while group.len() < self.max_group_txns && ops < self.max_group_ops {
-                match self.requests.try_recv() {
-                    Ok(next) => {
-                        ops += next.weight_ops();
-                        group.push(next);
-                    }
+        loop {
+            let first = match self.wait_limit() {
+                None => match self.requests.recv() {
+                    Ok(first) => Some(first),
                     Err(_) => break,
+                },
+                Some(limit) => match self.requests.recv_timeout(limit) {
+                    Ok(first) => Some(first),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            if let Some(first) = first {
+                self.gather_and_process(first);
+            }
+            if let Some((wal, checkpoints)) = &mut self.wal {
+                if checkpoints.poll(wal.len_bytes()) {
+                    self.checkpoint();
                 }
             }
-            self.process(group);
+        }
+        // a clean close leaves nothing to replay
+        if self
+            .wal
+            .as_ref()
+            .is_some_and(|(wal, _)| wal.len_bytes() > 0)
+        {
+            self.checkpoint();
         }
     }
 
+    fn wait_limit(&self) -> Option<std::time::Duration> {
+        let (wal, checkpoints) = self.wal.as_ref()?;
+        checkpoints.wait_limit(wal.len_bytes())
+    }
+
+    /// Makes redb durable up to the current revision and empties the log.
+    fn checkpoint(&mut self) {
+        let Some((wal, checkpoints)) = &mut self.wal else {
+            return;
+        };
+        if self.stopped.is_some() {
+            // nothing can be made durable any more; wait out the interval
+            // instead of asking for a flush again right away
+            checkpoints.done();
+            return;
+        }
+        let started = std::time::Instant::now();
+        let result = (|| {
+            let mut wtx = self.db.begin_write()?;
+            wtx.set_durability(Durability::Immediate);
+            wtx.commit()?;
+            // only now: a crash before this line replays frames redb
+            // already has, and replay skips those
+            wal.truncate(0)
+        })();
+        checkpoints.done();
+        match result {
+            Ok(()) => tracing::debug!(
+                revision = self.current,
+                took_us = started.elapsed().as_micros() as u64,
+                "store checkpoint"
+            ),
+            // the log still holds everything; the next checkpoint retries
+            Err(err) => tracing::error!(error = %err, "store checkpoint failed"),
+        }
+    }
+
+    /// Takes everything queued behind `first` (within the group bounds) and
+    /// commits it as one group.
+    fn gather_and_process(&mut self, first: Request) {
+        let mut ops = first.weight_ops();
+        let mut group = vec![first];
+        while group.len() < self.max_group_txns && ops < self.max_group_ops {
+            match self.requests.try_recv() {
+                Ok(next) => {
+                    ops += next.weight_ops();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        self.process(group);
+    }
+
     fn process(&mut self, group: Vec<Request>) {
+        if let Some(reason) = &self.stopped {
+            let reason = format!("store stopped after an earlier failure, reopen it: {reason}");
+            for request in group {
+                request.fail(&reason);
+            }
+            return;
+        }
         match self.apply(&group) {
             Ok(applied) => {
                 self.current = applied.current;
@@ -137,10 +228,19 @@ impl Writer {
         }
     }
 
-    fn apply(&self, group: &[Request]) -> Result<Applied, EngineError> {
+    fn apply(&mut self, group: &[Request]) -> Result<Applied, EngineError> {
         let started = std::time::Instant::now();
         let mut wtx = self.db.begin_write()?;
-        wtx.set_durability(Durability::Immediate);
+        let mut frame = match self.wal {
+            Some(_) => {
+                wtx.set_durability(Durability::None);
+                Some(FrameBuilder::new(self.compacted))
+            }
+            None => {
+                wtx.set_durability(Durability::Immediate);
+                None
+            }
+        };
         let mut current = self.current;
         let mut compacted = self.compacted;
         let mut outcomes = Vec::with_capacity(group.len());
@@ -161,6 +261,9 @@ impl Writer {
                         if !txn.log.is_empty() {
                             log.insert(current, encode_entries(&txn.log).as_slice())?;
                         }
+                        if let Some(frame) = &mut frame {
+                            frame.push(current, &txn.ops, &txn.log);
+                        }
                         outcomes.push(Outcome::Committed(current));
                     }
                     Request::Compact { upto, .. } => {
@@ -179,7 +282,24 @@ impl Writer {
             meta.insert(META_COMPACTED, compacted)?;
         }
         let applied_at = std::time::Instant::now();
-        wtx.commit()?;
+        if let (Some((wal, _)), Some(mut frame)) = (&mut self.wal, frame) {
+            if !frame.is_empty() || compacted != self.compacted {
+                frame.set_compacted(compacted);
+                // the group is durable once this returns; on failure the redb
+                // transaction is dropped, i.e. rolled back
+                if let Err(err) = wal.append(&frame.finish()) {
+                    self.stopped = Some(err.to_string());
+                    return Err(err);
+                }
+            }
+            if let Err(err) = wtx.commit() {
+                let err = EngineError::from(err);
+                self.stopped = Some(err.to_string());
+                return Err(err);
+            }
+        } else {
+            wtx.commit()?;
+        }
         // the commit (page writes + fsync) is what bounds throughput; this
         // shows where a slow disk hurts
         tracing::debug!(
@@ -256,7 +376,7 @@ fn failed_check(
     Ok(None)
 }
 
-fn apply_ops(
+pub(crate) fn apply_ops(
     records: &mut Table<&str, (u64, &[u8])>,
     ops: &[Op],
     revision: Revision,

@@ -1,0 +1,156 @@
+//! `diego:placement@0.2.0` rounds through the auction: a misbehaving plugin (endless loop,
+//! memory hog, trap, malformed output) fails within its limits, the rest of the round is
+//! scored by the fallback, and the plan reports the failure; a component exporting no scorer
+//! is refused.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diego_auction::{
+    schedule, AuctionConfig, CellState, CompositeScorer, DiegoScorer, LrpStart, Resources,
+};
+use diego_wasm_host::{HostConfig, WasmError, WasmHost, WasmScorer};
+
+fn misbehave(host: &Arc<WasmHost>, mode: f64, after: f64) -> WasmScorer {
+    let digest = host.load(&common::guest("misbehave_scorer")).unwrap();
+    let params = vec![("mode".to_owned(), mode), ("after".to_owned(), after)];
+    WasmScorer::new(host, digest, "misbehave", params, DiegoScorer::default()).unwrap()
+}
+
+fn cells() -> Vec<CellState> {
+    (0..6)
+        .map(|i| {
+            let mut cell = CellState::new(
+                format!("cell-{i}"),
+                ["z1", "z2"][i % 2],
+                Resources::new(8192, 16384, 50),
+            )
+            .with_standard_providers(&["cflinuxfs4"]);
+            cell.available.memory_mb -= i as i32 * 512;
+            cell
+        })
+        .collect()
+}
+
+fn lrps() -> Vec<LrpStart> {
+    (0..8)
+        .map(|i| LrpStart::new("app", i, 256, 256, "preloaded:cflinuxfs4"))
+        .collect()
+}
+
+/// Runs an auction where the plugin misbehaves from its third call on; returns the plan's
+/// failures and how long the auction took.
+fn auction(host: &Arc<WasmHost>, mode: f64, explain: bool) -> (Vec<String>, Duration) {
+    let plugin = misbehave(host, mode, 2.0);
+    let composite = CompositeScorer::new()
+        .with(1.0, Box::new(DiegoScorer::default()))
+        .with(1.0, Box::new(plugin));
+    let config = AuctionConfig {
+        explain,
+        ..AuctionConfig::default()
+    };
+    let started = Instant::now();
+    let plan = schedule(&cells(), lrps(), Vec::new(), &config, &composite);
+    let took = started.elapsed();
+    // The auction still finishes: the fallback scored what the plugin could not.
+    assert_eq!(plan.placed_count(), 8, "{:?}", plan.failed_lrps);
+    (plan.scorer_failures, took)
+}
+
+fn limited() -> HostConfig {
+    HostConfig {
+        fuel: 50_000_000,
+        epoch_deadline_ms: 200,
+        max_memory_bytes: 16 << 20,
+        ..HostConfig::default()
+    }
+}
+
+fn expect_failure(mode: f64, explain: bool, expected: &str) {
+    let host = common::host(limited());
+    let (failures, took) = auction(&host, mode, explain);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("scorer misbehave (sha256:") && failures[0].contains(expected),
+        "{failures:?} should say {expected:?}"
+    );
+    // Within the limits: one deadline (200 ms) plus scheduling slack, never a hang.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[test]
+fn a_well_behaved_plugin_reports_no_failure() {
+    let host = common::host(limited());
+    for explain in [false, true] {
+        let (failures, _) = auction(&host, 0.0, explain);
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+}
+
+#[test]
+fn an_endless_loop_fails_the_plugin_out_of_fuel() {
+    expect_failure(1.0, false, "out of fuel");
+}
+
+#[test]
+fn an_endless_loop_with_unbounded_fuel_hits_the_deadline() {
+    let host = common::host(HostConfig {
+        fuel: u64::MAX / 2,
+        ..limited()
+    });
+    let (failures, took) = auction(&host, 1.0, false);
+    assert!(failures[0].contains("epoch deadline"), "{failures:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[test]
+fn a_guest_sleeping_in_a_host_call_hits_the_deadline() {
+    expect_failure(7.0, true, "epoch deadline");
+}
+
+#[test]
+fn a_memory_hog_is_stopped_by_the_limiter() {
+    expect_failure(2.0, false, "memory limit");
+}
+
+#[test]
+fn a_trap_fails_the_plugin() {
+    expect_failure(3.0, true, "trapped");
+}
+
+#[test]
+fn a_trap_when_the_round_opens_fails_the_plugin() {
+    expect_failure(8.0, false, "trapped");
+}
+
+#[test]
+fn malformed_output_fails_the_plugin_with_the_reason() {
+    expect_failure(4.0, false, "malformed guest output: 5 scores for 6 cells");
+    expect_failure(5.0, false, "score term plugin is NaN");
+    expect_failure(6.0, false, "rejection of position");
+}
+
+#[test]
+fn the_failure_is_counted_and_kept() {
+    let host = common::host(limited());
+    let plugin = misbehave(&host, 3.0, 0.0);
+    let config = AuctionConfig::default();
+    let plan = schedule(&cells(), lrps(), Vec::new(), &config, &plugin);
+    assert_eq!(plan.placed_count(), 8);
+    assert_eq!(plugin.fallback_count(), 1, "one failure per round");
+    assert!(matches!(plugin.last_error(), Some(WasmError::Trap(_))));
+    assert_eq!(plugin.abi_version(), "0.2.0");
+}
+
+#[test]
+fn a_component_that_is_no_scorer_is_refused_with_the_reason() {
+    let host = common::host(HostConfig::default());
+    let digest = host.load(&common::guest("diego_healthcheck")).unwrap();
+    let refused = WasmScorer::new(&host, digest, "hc", Vec::new(), DiegoScorer::default());
+    match refused {
+        Err(WasmError::Invalid(reason)) => assert!(reason.contains("not a scorer"), "{reason}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+}
