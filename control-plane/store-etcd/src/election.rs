@@ -280,7 +280,7 @@ async fn keep_alive(
         }
         let sent_at = Instant::now();
         let left = valid_until.saturating_duration_since(sent_at);
-        let renewed = tokio::time::timeout(left, renew_once(&mut client, lease_id)).await;
+        let renewed = tokio::time::timeout(left, renew_lease(&mut client, lease_id)).await;
         match renewed {
             Ok(Ok(remaining_s)) if remaining_s > 0 => {
                 let remaining = Duration::from_secs(u64::try_from(remaining_s).unwrap_or(0));
@@ -303,7 +303,10 @@ async fn keep_alive(
 
 /// One keepalive round trip; the lease's remaining TTL in seconds (0 when
 /// etcd no longer knows the lease).
-async fn renew_once(client: &mut Client, lease_id: i64) -> Result<i64, etcd_client::Error> {
+pub(crate) async fn renew_lease(
+    client: &mut Client,
+    lease_id: i64,
+) -> Result<i64, etcd_client::Error> {
     let (mut keeper, mut stream) = client.lease_keep_alive(lease_id).await?;
     keeper.keep_alive().await?;
     match stream.message().await? {

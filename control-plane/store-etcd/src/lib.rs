@@ -117,13 +117,7 @@ impl EtcdStore {
         fence: Option<Fence>,
     ) -> Result<Self, StoreError> {
         let layout = Layout::new(prefix)?;
-        let connect = ConnectOptions::new()
-            .with_connect_timeout(opts.connect_timeout)
-            .with_timeout(opts.request_timeout)
-            .with_keep_alive(Duration::from_secs(10), opts.request_timeout);
-        let client = Client::connect(endpoints, Some(connect))
-            .await
-            .map_err(|e| retry::backend(endpoints, "connect", e))?;
+        let client = connect_client(endpoints, &opts).await?;
         let kv = client
             .kv_client()
             .max_decoding_message_size(MAX_RESPONSE_BYTES);

@@ -13,6 +13,7 @@ use etcd_client::{Client, EventType, GetOptions, PutOptions, WatchOptions};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::election::renew_lease;
 use crate::retry::Backoff;
 
 pub struct EtcdPresences {
@@ -52,7 +53,7 @@ impl EtcdPresences {
             .await
             .map_err(|e| format!("etcd read presence: {e}"))?;
         let lease = current.kvs().first().map(|kv| kv.lease()).unwrap_or(0);
-        let alive = lease != 0 && renew(&mut client, lease).await.unwrap_or(0) > 0;
+        let alive = lease != 0 && renew_lease(&mut client, lease).await.unwrap_or(0) > 0;
         let lease = if alive {
             lease
         } else {
@@ -125,12 +126,6 @@ impl Presences for EtcdPresences {
     fn lost(&self) -> &Notify {
         &self.lost
     }
-}
-
-async fn renew(client: &mut Client, lease: i64) -> Result<i64, etcd_client::Error> {
-    let (mut keeper, mut stream) = client.lease_keep_alive(lease).await?;
-    keeper.keep_alive().await?;
-    Ok(stream.message().await?.map(|r| r.ttl()).unwrap_or(0))
 }
 
 /// Notifies `lost` for every deleted presence key (expiry or release).

@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod crypto;
 pub mod embedded;
 mod error;
+pub mod kv_codec;
 mod local;
 mod shared;
 
