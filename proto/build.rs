@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "diego/bbs/v1/lrp_requests.proto",
         "diego/bbs/v1/service.proto",
         "diego/rep/v1/rep.proto",
+        "diego/auctioneer/v1/auctioneer.proto",
     ];
     tonic_build::configure()
         .build_server(true)

@@ -4,6 +4,7 @@
 
 mod cli;
 mod roles;
+mod telemetry;
 
 use clap::Parser;
 
@@ -17,5 +18,6 @@ async fn main() {
             1
         }
     };
+    telemetry::shutdown();
     std::process::exit(code);
 }

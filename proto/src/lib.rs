@@ -20,6 +20,13 @@ pub mod rep {
     }
 }
 
+/// The auctioneer API the BBS calls when the auctioneer runs on its own (ADR 0013).
+pub mod auctioneer {
+    pub mod v1 {
+        tonic::include_proto!("diego.auctioneer.v1");
+    }
+}
+
 /// The original BBS wire messages (package `models`), for the gateway.
 #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
 pub mod models {

@@ -183,7 +183,10 @@ fn cells_need_a_capacity() {
 #[test]
 fn events_need_a_kind_and_their_records() {
     assert_eq!(
-        message(Event::try_from(w::Event { kind: None })),
+        message(Event::try_from(w::Event {
+            kind: None,
+            trace_id: String::new()
+        })),
         "invalid field: event.kind is missing"
     );
     let changed = w::Event {
@@ -191,6 +194,7 @@ fn events_need_a_kind_and_their_records() {
             before: Some(running_actual_lrp().into()),
             after: None,
         })),
+        trace_id: String::new(),
     };
     assert_eq!(
         message(Event::try_from(changed)),
@@ -206,6 +210,7 @@ fn events_need_a_kind_and_their_records() {
             crash_reason: String::new(),
             since: 0,
         })),
+        trace_id: String::new(),
     };
     assert_eq!(
         message(Event::try_from(crashed)),

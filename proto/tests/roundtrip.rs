@@ -157,6 +157,7 @@ fn every_event_round_trips() {
         round_trip::<WatchedEvent, w::WatchEvent>(WatchedEvent {
             revision: i as u64 + 1,
             event,
+            trace_id: format!("trace-{i}"),
         });
     }
 }

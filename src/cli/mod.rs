@@ -50,7 +50,9 @@ pub enum Command {
     Bbs(crate::roles::bbs::BbsArgs),
     /// One cell reporting to a BBS.
     Cell(crate::roles::cell::CellArgs),
-    /// The compatibility gateway (original BBS HTTP API) with the control plane.
+    /// The auctioneer alone, for BBS replicas with `--auctioneer remote` (etcd).
+    Auctioneer(crate::roles::auctioneer::AuctioneerArgs),
+    /// The compatibility gateway (original BBS HTTP API) in front of a BBS.
     Gateway(crate::roles::gateway::GatewayArgs),
     /// Certificates for mutual TLS.
     #[command(subcommand)]
@@ -131,6 +133,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Up(a) => crate::roles::up::run(a.clone()).await,
         Command::Bbs(a) => crate::roles::bbs::run(a.clone()).await,
         Command::Cell(a) => crate::roles::cell::run(a.clone()).await,
+        Command::Auctioneer(a) => crate::roles::auctioneer::run(a.clone()).await,
         Command::Gateway(a) => crate::roles::gateway::run(a.clone()).await,
         Command::Certs(c) => certs::run(c),
         Command::Task(c) => task::run(&cli, c, fmt).await,

@@ -40,6 +40,10 @@ pub struct BbsArgs {
     /// --tls-cert-file as client certificate.
     #[arg(long, env = "DIEGO_TLS_CA_FILE", requires = "tls_cert_file")]
     pub tls_ca_file: Option<PathBuf>,
+    /// Where auctions run: `in-process`, or `remote` (etcd only): sent to
+    /// the `diego auctioneer` holding the auctioneer lock (ADR 0013).
+    #[arg(long, env = "DIEGO_AUCTIONEER", default_value = "in-process")]
+    pub auctioneer: String,
     #[command(flatten)]
     pub scoring: ScorerArgs,
 }
@@ -90,6 +94,8 @@ fn config(a: &BbsArgs) -> anyhow::Result<ControlPlaneConfig> {
     let mut cfg = ControlPlaneConfig::new(a.listen, a.data_dir.clone());
     cfg.store = diego_node::StoreSpec::parse(&a.store).map_err(|e| anyhow::anyhow!(e))?;
     cfg.converge_interval_ms = a.converge_interval_ms;
+    cfg.auctioneer_mode =
+        diego_node::AuctioneerMode::parse(&a.auctioneer).map_err(|e| anyhow::anyhow!(e))?;
     if a.plaintext {
         cfg.at_rest = diego_store::AtRest::Plaintext;
     }

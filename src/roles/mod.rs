@@ -1,17 +1,20 @@
 //! Server roles.
 
+pub mod auctioneer;
 pub mod bbs;
 pub mod cell;
 pub mod gateway;
 pub mod up;
 
+/// Logs, and spans over OTLP when configured (see `crate::telemetry`); the
+/// service is named after the role on the command line.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DIEGO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    const ROLES: [&str; 5] = ["up", "bbs", "cell", "gateway", "auctioneer"];
+    let role = std::env::args()
+        .skip(1)
+        .find(|a| ROLES.contains(&a.as_str()))
+        .unwrap_or_else(|| "cli".to_string());
+    crate::telemetry::init(&role);
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

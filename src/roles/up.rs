@@ -52,6 +52,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
         tls_cert_file: None,
         tls_key_file: None,
         tls_ca_file: None,
+        auctioneer: "in-process".into(),
         scoring: a.scoring.clone(),
     };
     let cp = super::bbs::start(&bbs_args).await?;
@@ -61,8 +62,12 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
     let gateway = match tokio::net::TcpListener::bind(a.gateway_listen).await {
         Ok(l) => {
             println!("bbs compatibility gateway: http://{}", l.local_addr()?);
+            // a gRPC client of the API above, as `diego gateway` is (ADR 0014)
+            let client = diego_sdk::Client::connect(&api, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("gateway: {}", e.message))?;
             Some(tokio::spawn(diego_gateway::serve(
-                cp.bbs.clone(),
+                std::sync::Arc::new(client),
                 l,
                 async {
                     let _ = gw_stopped.await;

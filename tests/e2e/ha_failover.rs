@@ -9,6 +9,10 @@
 //! 2. SIGSTOP the active BBS past its lock TTL, SIGCONT it: a write sent to
 //!    it is refused (fenced) and nothing lands;
 //! 3. kill an etcd member: the cluster keeps working.
+//!
+//! A second run (ADR 0013) splits the auctioneer out: the replicas run with
+//! `--auctioneer remote` and a `diego auctioneer` process places the work;
+//! kill -9 it and start another: placement goes on.
 
 #[path = "../../control-plane/store-etcd/tests/common/mod.rs"]
 mod etcd;
@@ -20,8 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diego_model::{Event, Task, TaskState};
-use diego_sdk::{Client, WatchOptions};
+use diego_model::{ActualState, DesiredLrp, DesiredLrpUpdate, Event, Task, TaskState};
+use diego_sdk::{ActualFilter, Client, WatchOptions};
 use futures::StreamExt;
 
 const LOCK_TTL_MS: u64 = 3_000;
@@ -86,6 +90,11 @@ struct Replica {
 }
 
 fn replica(dir: &Path, i: usize, store: &str) -> Replica {
+    replica_with(dir, i, store, &[])
+}
+
+/// A replica with extra flags (`--auctioneer remote`).
+fn replica_with(dir: &Path, i: usize, store: &str, extra: &[&str]) -> Replica {
     let port = etcd::free_port();
     let data = dir.join(format!("bbs{i}"));
     std::fs::create_dir_all(&data).unwrap();
@@ -108,6 +117,7 @@ fn replica(dir: &Path, i: usize, store: &str) -> Replica {
         "2000",
     ]
     .iter()
+    .chain(extra)
     .map(|s| s.to_string())
     .collect();
     Replica {
@@ -396,4 +406,210 @@ async fn task_starts(client: &Client) -> BTreeMap<String, usize> {
         }
     }
     starts
+}
+
+/// A `diego auctioneer` on a fixed loopback port (it publishes the address
+/// in its lock before binding it).
+fn auctioneer(dir: &Path, name: &str, store: &str, bbs: &str) -> (Proc, String) {
+    let port = etcd::free_port();
+    let args: Vec<String> = [
+        "auctioneer",
+        "--store",
+        store,
+        "--bbs",
+        bbs,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--lock-ttl-ms",
+        &LOCK_TTL_MS.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let url = format!("http://127.0.0.1:{port}");
+    (spawn(&args, dir.join(format!("{name}.log"))), url)
+}
+
+fn server_lrp(guid: &str, instances: i32) -> DesiredLrp {
+    // an unknown program runs until signalled on the fake backend
+    serde_json::from_value(serde_json::json!({
+        "process_guid": guid, "domain": "ha", "rootfs": "preloaded:busybox",
+        "instances": instances, "memory_mb": 8, "disk_mb": 8, "metric_tags": {},
+        "action": {"run": {"path": "/bin/server", "user": "root"}}
+    }))
+    .unwrap()
+}
+
+async fn tasks_completed(client: &Client, guids: &[String]) -> Option<()> {
+    for g in guids {
+        let t = client.task(g).await.ok()?;
+        if t.state != TaskState::Completed {
+            return None;
+        }
+    }
+    Some(())
+}
+
+async fn running_instances(client: &Client, guid: &str) -> usize {
+    let filter = ActualFilter {
+        process_guid: guid.into(),
+        ..Default::default()
+    };
+    client
+        .actual_lrps(filter)
+        .await
+        .map(|all| {
+            all.iter()
+                .filter(|a| a.state == ActualState::Running)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_auctioneer_places_work_and_a_new_one_takes_over_after_kill_9() {
+    let cluster = etcd::Cluster::start(3);
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!(
+        "etcd://{}",
+        cluster
+            .members
+            .iter()
+            .map(|m| format!("127.0.0.1:{}", m.client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let remote = ["--auctioneer", "remote"];
+    let mut replicas = vec![replica_with(dir.path(), 0, &store, &remote)];
+    eventually(
+        "the first replica to be active",
+        Duration::from_secs(60),
+        || active(&replicas),
+    )
+    .await;
+    replicas.push(replica_with(dir.path(), 1, &store, &remote));
+    replicas.push(replica_with(dir.path(), 2, &store, &remote));
+    let all = replicas
+        .iter()
+        .map(|r| r.url.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let (mut first_auctioneer, first_url) = auctioneer(dir.path(), "auctioneer1", &store, &all);
+    let _cells = [
+        cell(dir.path(), "cell-a", &all),
+        cell(dir.path(), "cell-b", &all),
+    ];
+    let client = Client::connect(&all, None).await.unwrap();
+    eventually("both cells present", Duration::from_secs(60), || async {
+        (client.cells().await.ok()?.len() == 2).then_some(())
+    })
+    .await;
+    eventually(
+        "the auctioneer to be active",
+        Duration::from_secs(30),
+        || async {
+            let log = first_auctioneer.log();
+            log.contains(&format!("auctioneer api: {first_url} (active"))
+                .then_some(())
+        },
+    )
+    .await;
+
+    // --- tasks and an LRP are placed through the separate auctioneer
+    let mut guids = Vec::new();
+    for i in 0..6 {
+        let guid = format!("remote-{i}");
+        client
+            .desire_task(&guid, "ha", echo_task(&guid).definition)
+            .await
+            .unwrap();
+        guids.push(guid);
+    }
+    client.desire_lrp(server_lrp("web", 2)).await.unwrap();
+    eventually("the tasks to complete", Duration::from_secs(60), || {
+        tasks_completed(&client, &guids)
+    })
+    .await;
+    eventually(
+        "2 web instances running",
+        Duration::from_secs(60),
+        || async { (running_instances(&client, "web").await == 2).then_some(()) },
+    )
+    .await;
+    // `diego why` on the bbs is answered from the auctioneer's log: the
+    // decisions were made in the other process
+    let why = client
+        .placement_decisions("task", "remote-0", None)
+        .await
+        .unwrap();
+    assert!(
+        why.iter()
+            .any(|(_, summary, _)| summary.contains("placed on cell-")),
+        "{why:?}"
+    );
+    let why_lrp = client
+        .placement_decisions("lrp", "web", None)
+        .await
+        .unwrap();
+    assert!(why_lrp.len() >= 2, "{why_lrp:?}");
+    // --- kill -9 the auctioneer and start another: placement goes on
+    first_auctioneer.kill9();
+    let killed_at = Instant::now();
+    let (second_auctioneer, second_url) = auctioneer(dir.path(), "auctioneer2", &store, &all);
+    let mut after = Vec::new();
+    for i in 0..4 {
+        let guid = format!("after-kill-{i}");
+        client
+            .desire_task(&guid, "ha", echo_task(&guid).definition)
+            .await
+            .unwrap();
+        after.push(guid);
+    }
+    let scale = DesiredLrpUpdate {
+        instances: Some(3),
+        ..Default::default()
+    };
+    client.update_desired_lrp("web", scale).await.unwrap();
+    eventually(
+        "the new auctioneer to take the lock",
+        Duration::from_secs(30),
+        || async {
+            let log = second_auctioneer.log();
+            log.contains(&format!("auctioneer api: {second_url} (active"))
+                .then_some(())
+        },
+    )
+    .await;
+    let takeover = killed_at.elapsed();
+    eventually(
+        "the tasks desired after the kill to complete",
+        Duration::from_secs(90),
+        || tasks_completed(&client, &after),
+    )
+    .await;
+    eventually(
+        "3 web instances running",
+        Duration::from_secs(90),
+        || async { (running_instances(&client, "web").await == 3).then_some(()) },
+    )
+    .await;
+    println!(
+        "auctioneer failover: kill -9 -> new holder active after {takeover:?}; placement resumed"
+    );
+    let why = client
+        .placement_decisions("task", "after-kill-0", None)
+        .await
+        .unwrap();
+    assert!(!why.is_empty(), "the new auctioneer's log is served");
+
+    // every task ran once, across the failover
+    let starts = task_starts(&client).await;
+    for guid in guids.iter().chain(&after) {
+        assert_eq!(
+            starts.get(guid),
+            Some(&1),
+            "task {guid} started {:?} times",
+            starts.get(guid)
+        );
+    }
 }

@@ -225,3 +225,72 @@ async fn http_get(host: &str, port: u32) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// Internal routes and metric tags reach the running instances, and a
+/// change to them reaches the instances without a restart (spec §2.5
+/// UpdateDesireLRP, §5 route and tag drift).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_routes_and_metric_tags_follow_the_desired_lrp_without_restarts() {
+    let c = Cluster::start(1).await;
+    let mut lrp = lrp_json("tagged", 2);
+    lrp.routes.insert(
+        "internal-router".into(),
+        serde_json::json!([{ "hostname": "tagged.apps.internal" }]),
+    );
+    lrp.metric_tags = serde_json::from_value(serde_json::json!({
+        "source_id": { "static": "tagged-app" },
+        "instance_index": { "dynamic": "INDEX" }
+    }))
+    .unwrap();
+    c.client.desire_lrp(lrp).await.unwrap();
+    let running = c.wait_running("tagged", 2).await;
+    for a in &running {
+        assert_eq!(a.internal_routes, vec!["tagged.apps.internal".to_string()]);
+        assert_eq!(a.metric_tags["source_id"], "tagged-app");
+        assert_eq!(a.metric_tags["instance_index"], a.key.index.to_string());
+    }
+    let guids: Vec<String> = running
+        .iter()
+        .map(|a| a.instance_key.instance_guid.clone())
+        .collect();
+
+    let update = DesiredLrpUpdate {
+        routes: Some(
+            [(
+                "internal-router".to_string(),
+                serde_json::json!([{ "hostname": "b.apps.internal" }, { "hostname": "a.apps.internal" }]),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        metric_tags: Some(
+            serde_json::from_value(serde_json::json!({ "source_id": { "static": "renamed" } }))
+                .unwrap(),
+        ),
+        ..Default::default()
+    };
+    c.client.update_desired_lrp("tagged", update).await.unwrap();
+    wait_for("instances report the new routes and tags", 60, || async {
+        let rows = c.running("tagged").await;
+        let done = rows.len() == 2
+            && rows.iter().all(|a| {
+                a.internal_routes == ["a.apps.internal", "b.apps.internal"]
+                    && a.metric_tags.get("source_id").map(String::as_str) == Some("renamed")
+                    && !a.metric_tags.contains_key("instance_index")
+            });
+        done.then_some(rows)
+    })
+    .await;
+    // the same instances, updated in place
+    let mut now: Vec<String> = c
+        .running("tagged")
+        .await
+        .iter()
+        .map(|a| a.instance_key.instance_guid.clone())
+        .collect();
+    let mut before = guids;
+    now.sort();
+    before.sort();
+    assert_eq!(now, before);
+    c.stop().await;
+}

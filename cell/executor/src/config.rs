@@ -19,6 +19,11 @@ pub struct ExecutorConfig {
     pub graceful_shutdown_interval_ms: u64,
     pub healthy_monitoring_interval_ms: u64,
     pub unhealthy_monitoring_interval_ms: u64,
+    /// The first retry of a failing startup (or not-yet-ready) check comes
+    /// this soon, then the pause doubles up to the unhealthy interval.
+    /// Diego polls every 2 s from the start, so an app that binds its port
+    /// a few ms after spawn waits 2 s to be running; 0 restores that.
+    pub startup_first_retry_ms: u64,
     /// How often containers whose backend container vanished are completed.
     pub reap_interval_ms: u64,
     /// Per-container log rate limit; 0 = unlimited.
@@ -42,6 +47,7 @@ impl Default for ExecutorConfig {
             graceful_shutdown_interval_ms: 10_000,
             healthy_monitoring_interval_ms: 30_000,
             unhealthy_monitoring_interval_ms: 2_000,
+            startup_first_retry_ms: 50,
             reap_interval_ms: 60_000,
             max_log_lines_per_second: 1_000,
             log_buffer_lines: 1_000,

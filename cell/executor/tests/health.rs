@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use diego_backend_fake::FakeBackend;
 use diego_executor::*;
 use diego_model::{Check, CheckDefinition, TcpCheck};
 
@@ -53,6 +54,32 @@ async fn healthy_then_unhealthy() {
         assert!(logs.contains(&want.to_string()), "{want} not in {logs:?}");
     }
     assert_eq!(backend.live_processes("h"), 0);
+}
+
+/// A startup check that fails once retries long before the unhealthy
+/// interval (one minute here): the pause starts at `startup_first_retry_ms`
+/// and doubles, so an app that binds its port just after spawn is running
+/// promptly instead of one whole unhealthy interval later.
+#[tokio::test]
+async fn a_failing_startup_check_is_retried_soon() {
+    let backend = FakeBackend::new();
+    let cfg = ExecutorConfig {
+        unhealthy_monitoring_interval_ms: 60_000,
+        startup_first_retry_ms: 20,
+        ..config()
+    };
+    let exec = Executor::new(backend.clone(), cfg);
+    backend.set_healthy("s", false);
+    alloc(&exec, "s");
+    let mut req = lrp(vec![tcp(8080)], vec![]);
+    req.start_timeout_ms = 0;
+    exec.run("s", req).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(exec.get("s").unwrap().state, ContainerState::Created);
+    backend.set_healthy("s", true);
+    // three retries (20 + 40 + 80 ms from the start) cover this; the old
+    // fixed poll would next look after 60 s
+    wait_state(&exec, "s", ContainerState::Running, 5_000).await;
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use diego_proto::rep::v1::rep_server::{Rep as RepService, RepServer};
 use futures::StreamExt;
 use tonic::{Request, Response, Status};
 
-use crate::state::TAG_INSTANCE_GUID;
+use crate::state::{TAG_INSTANCE_GUID, TAG_PROCESS_GUID};
 use crate::Rep;
 
 #[tonic::async_trait]
@@ -56,6 +56,43 @@ impl RepService for Rep {
             }
         });
         Ok(Response::new(pb::StopLrpInstanceResponse {}))
+    }
+
+    async fn update_lrp_instance(
+        &self,
+        r: Request<pb::UpdateLrpInstanceRequest>,
+    ) -> Result<Response<pb::UpdateLrpInstanceResponse>, Status> {
+        let pb::UpdateLrpInstanceRequest {
+            process_guid,
+            instance_guid,
+            index,
+            domain: _,
+            internal_routes,
+            metric_tags,
+        } = r.into_inner();
+        if process_guid.is_empty() || instance_guid.is_empty() {
+            return Err(Status::invalid_argument(
+                "process_guid and instance_guid are required",
+            ));
+        }
+        let found = self.inner.exec.list().into_iter().find(|c| {
+            c.tags.get(TAG_INSTANCE_GUID) == Some(&instance_guid)
+                && c.tags.get(TAG_PROCESS_GUID) == Some(&process_guid)
+        });
+        let Some(c) = found else {
+            return Err(Status::not_found(format!(
+                "no instance {instance_guid} of {process_guid} (index {index}) on this cell"
+            )));
+        };
+        let metric_tags = metric_tags.into_iter().collect();
+        let tags = crate::routes_tags::to_tags(&internal_routes, &metric_tags);
+        // a running container emits an event: its processor reports the
+        // instance to the BBS again with the new values
+        self.inner
+            .exec
+            .update_tags(&c.guid, tags)
+            .map_err(|e| Status::not_found(e.to_string()))?;
+        Ok(Response::new(pb::UpdateLrpInstanceResponse {}))
     }
 
     async fn cancel_task(

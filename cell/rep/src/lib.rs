@@ -7,6 +7,7 @@ mod api;
 mod evacuate;
 mod presence;
 mod process;
+mod routes_tags;
 mod run_request;
 mod state;
 mod sync;

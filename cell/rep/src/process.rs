@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use diego_executor::{Container, ContainerState};
 use diego_model::{ActualLrpKey, ErrorCode, InstanceKey, NetInfo, PreferredAddress, RunningInfo};
 
-use crate::run_request;
 use crate::state::{
     TAG_DOMAIN, TAG_INSTANCE_GUID, TAG_LIFECYCLE, TAG_PROCESS_GUID, TAG_PROCESS_INDEX,
 };
 use crate::Rep;
+use crate::{routes_tags, run_request};
 
 #[derive(Default)]
 pub(crate) struct OpLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
@@ -68,6 +68,7 @@ impl Rep {
     }
 
     /// Re-reads the container and acts on its current state.
+    #[tracing::instrument(name = "rep process", skip(self))]
     pub(crate) async fn process(&self, guid: &str) {
         let lock = self.inner.ops.get(guid);
         let _held = lock.lock().await;
@@ -91,6 +92,7 @@ impl Rep {
     }
 
     pub(crate) fn running_info(&self, c: &Container) -> RunningInfo {
+        let (internal_routes, metric_tags) = routes_tags::from_tags(&c.tags);
         RunningInfo {
             net_info: NetInfo {
                 address: c.net.external_ip.clone(),
@@ -99,8 +101,8 @@ impl Rep {
                 preferred_address: PreferredAddress::Host,
                 instance_ipv6_address: String::new(),
             },
-            internal_routes: vec![],
-            metric_tags: Default::default(),
+            internal_routes,
+            metric_tags,
             routable: Some(c.routable),
             availability_zone: self.inner.cfg.zone.clone(),
         }
@@ -132,6 +134,14 @@ impl Rep {
                 else {
                     return self.delete_container(&c.guid).await;
                 };
+                // reported with the instance once it runs; UpdateLrpInstance changes them
+                let tags = routes_tags::to_tags(
+                    &desired.internal_route_hostnames(),
+                    &desired.resolved_metric_tags(t.key.index, &t.ik.instance_guid),
+                );
+                if self.inner.exec.update_tags(&c.guid, tags).is_err() {
+                    return;
+                }
                 if let Err(e) = self.inner.exec.run(&c.guid, req).await {
                     tracing::warn!(error = %e, guid = %c.guid, "run failed");
                     let _ = bbs

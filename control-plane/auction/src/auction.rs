@@ -5,7 +5,7 @@ use crate::explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 use crate::filter::{Compat, Constraint};
 use crate::hash::FxHashMap;
 use crate::round::{CellScore, ScoreRound};
-use crate::score::{ScoreParts, Scorer, WorkView};
+use crate::score::{CellView, ScoreParts, Scorer, WorkView};
 use crate::types::{AuctionConfig, LrpStart, Resources, TaskStart};
 use crate::walk::{shortfall, Best};
 use crate::zones::{order_zones, Layout, ProcessCounts};
@@ -39,6 +39,8 @@ pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
     /// The scorer's round when it scores in batches (plugins); `None` scores cell by cell.
     pub(crate) round: Option<Box<dyn ScoreRound + 'c>>,
     pub(crate) batch: BatchScratch,
+    /// The views of a batch call's candidates, kept to reuse the allocation.
+    pub(crate) views: Vec<CellView<'a>>,
     pub decisions: Vec<Decision>,
 }
 
@@ -95,6 +97,7 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         Self {
             round,
             batch,
+            views: Vec::new(),
             processes: ProcessCounts::new(&layout, batch_lrps),
             same_process: vec![0; cells.len()],
             cells,
@@ -265,22 +268,28 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         );
 
         let work = WorkView::Lrp(lrp);
-        if self.round.is_some() {
-            // One batch call over every zone's candidates; the walk below reads the results.
-            let mut candidates = std::mem::take(&mut self.batch.candidates);
-            candidates.clear();
-            let zones = &self.compat[compat].zones;
-            for &(_, zone) in &zone_order {
-                candidates.extend_from_slice(&zones[zone].1);
-            }
-            self.prescore(&candidates, &work);
-            self.batch.candidates = candidates;
-        }
-        let entry = &self.compat[compat];
         let mut best = Best::new();
         let mut walked = zone_order.len();
+        // Round mode: one batch call per group of tied zones, made when the walk reaches the
+        // group, so cells of zones the walk never reaches are not scored (as natively).
+        let mut group_end = 0;
         for (position, &(count, zone)) in zone_order.iter().enumerate() {
-            let candidates = &entry.zones[zone].1;
+            if self.round.is_some() && position >= group_end {
+                group_end = position
+                    + zone_order[position..]
+                        .iter()
+                        .take_while(|z| z.0 == count)
+                        .count();
+                let mut candidates = std::mem::take(&mut self.batch.candidates);
+                candidates.clear();
+                let zones = &self.compat[compat].zones;
+                for &(_, tied) in &zone_order[position..group_end] {
+                    candidates.extend_from_slice(&zones[tied].1);
+                }
+                self.prescore(&candidates, &work);
+                self.batch.candidates = candidates;
+            }
+            let candidates = &self.compat[compat].zones[zone].1;
             self.score_cells(candidates, &work, &mut best, &mut tally, &mut verdicts);
             // Zones tied on instance count compete together; otherwise the first zone (in
             // ascending count) that produced a winner ends the walk.
@@ -292,6 +301,7 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
                 break;
             }
         }
+        let entry = &self.compat[compat];
         for &(_, zone) in &zone_order[walked..] {
             let skipped = &entry.zones[zone].1;
             tally.zone_skipped += skipped.len() as u32;

@@ -184,8 +184,8 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
 }
 
 impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
-    /// Round mode: scores every fitting candidate of one placement in one call and keeps the
-    /// results by cell id for the walk. Cells the call says nothing about count as rejected.
+    /// Round mode: scores every fitting candidate of one placement (for LRPs: of one group of
+    /// tied zones) in one call and keeps the results by cell id for the walk. Cells the call says nothing about count as rejected.
     pub(crate) fn prescore(&mut self, candidates: &[u32], work: &WorkView<'_>) {
         let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
         let mut ids = std::mem::take(&mut self.batch.ids);
@@ -193,7 +193,9 @@ impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
         ids.extend(candidates.iter().copied().filter(|&id| {
             shortfall(self.cells[id as usize].available, memory_mb, disk_mb).is_empty()
         }));
-        let views: Vec<CellView<'_>> = ids.iter().map(|&id| self.view(id)).collect();
+        let mut views = std::mem::take(&mut self.views);
+        views.clear();
+        views.extend(ids.iter().map(|&id| self.view(id)));
         let batch = &mut self.batch;
         for (position, &id) in ids.iter().enumerate() {
             batch.total[id as usize] = f64::INFINITY;
@@ -202,6 +204,8 @@ impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
             batch.explained[id as usize] = None;
         }
         let Some(round) = self.round.as_mut() else {
+            self.views = views;
+            self.batch.ids = ids;
             return;
         };
         if self.config.explain {
@@ -224,5 +228,6 @@ impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
             }
         }
         self.batch.ids = ids;
+        self.views = views;
     }
 }

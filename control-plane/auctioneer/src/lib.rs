@@ -9,10 +9,12 @@
 //! `RejectTask` with the reason.
 
 mod batch;
+mod client;
 mod grpc_rep;
 mod requests;
 mod runner;
 mod scorers;
+pub mod server;
 pub mod sim;
 mod wire;
 
@@ -22,7 +24,9 @@ use std::pin::Pin;
 use diego_auction::{CellState, LrpStart, TaskStart};
 use diego_model::{ActualLrpKey, CellPresence};
 
+pub use client::{AuctioneerClient, ClientTls};
 pub use grpc_rep::GrpcReps;
+pub use requests::{lrp_starts, task_start};
 pub use runner::{log_id, Auctioneer, AuctioneerConfig, HANDED_BACK};
 pub use scorers::{
     load_scorer, plan_with_fallback, PluginSpec, ScorerConfig, ScorerError, SharedScorer,

@@ -28,49 +28,55 @@ pub(crate) fn invalid(guid: &str, memory_mb: i32, disk_mb: i32, rootfs: &str) ->
     None
 }
 
+/// One auction input per index of each LRP start request.
+pub fn lrp_starts(starts: Vec<LrpAuction>) -> Vec<LrpStart> {
+    let mut lrps = Vec::new();
+    for s in starts {
+        for index in s.indices {
+            lrps.push(LrpStart {
+                process_guid: s.info.process_guid.clone(),
+                domain: s.info.domain.clone(),
+                index,
+                memory_mb: s.info.memory_mb,
+                disk_mb: s.info.disk_mb,
+                max_pids: s.info.max_pids,
+                rootfs: s.info.root_fs.clone(),
+                placement_tags: s.info.placement_tags.clone(),
+                volume_drivers: s.info.volume_drivers.clone(),
+            });
+        }
+    }
+    lrps
+}
+
+/// A task as the auction sees it (Diego builds it from the definition).
+pub fn task_start(t: Task) -> TaskStart {
+    TaskStart {
+        task_guid: t.task_guid,
+        domain: t.domain,
+        memory_mb: t.definition.memory_mb,
+        disk_mb: t.definition.disk_mb,
+        max_pids: t.definition.max_pids,
+        rootfs: t.definition.root_fs,
+        placement_tags: t.definition.placement_tags,
+        volume_drivers: t
+            .definition
+            .volume_mounts
+            .into_iter()
+            .map(|v| v.driver)
+            .collect(),
+    }
+}
+
 /// Maps the BBS's requests onto auction inputs.
 impl AuctionRequester for Auctioneer {
     fn request_lrp_auctions(&self, starts: Vec<LrpAuction>) -> BoxFut<'_, Result<(), String>> {
-        let mut lrps = Vec::new();
-        for s in starts {
-            for index in s.indices {
-                lrps.push(LrpStart {
-                    process_guid: s.info.process_guid.clone(),
-                    domain: s.info.domain.clone(),
-                    index,
-                    memory_mb: s.info.memory_mb,
-                    disk_mb: s.info.disk_mb,
-                    max_pids: s.info.max_pids,
-                    rootfs: s.info.root_fs.clone(),
-                    placement_tags: s.info.placement_tags.clone(),
-                    volume_drivers: s.info.volume_drivers.clone(),
-                });
-            }
-        }
-        self.submit(lrps, vec![]);
+        self.submit(lrp_starts(starts), vec![]);
         Box::pin(async { Ok(()) })
     }
 
     fn request_task_auctions(&self, tasks: Vec<Task>) -> BoxFut<'_, Result<(), String>> {
-        let tasks = tasks
-            .into_iter()
-            .map(|t| TaskStart {
-                task_guid: t.task_guid,
-                domain: t.domain,
-                memory_mb: t.definition.memory_mb,
-                disk_mb: t.definition.disk_mb,
-                max_pids: t.definition.max_pids,
-                rootfs: t.definition.root_fs,
-                placement_tags: t.definition.placement_tags,
-                volume_drivers: t
-                    .definition
-                    .volume_mounts
-                    .into_iter()
-                    .map(|v| v.driver)
-                    .collect(),
-            })
-            .collect();
-        self.submit(vec![], tasks);
+        self.submit(vec![], tasks.into_iter().map(task_start).collect());
         Box::pin(async { Ok(()) })
     }
 }

@@ -148,6 +148,7 @@ impl Auctioneer {
     /// states were fetched is included), schedule, perform, report. Work
     /// arriving after the batch is taken waits for the next one; `submit`'s
     /// wake-up is remembered by `Notify`, so the loop comes straight back.
+    #[tracing::instrument(name = "auction batch", skip_all)]
     pub async fn run_batch(&self) {
         let inner = &self.inner;
         if inner.batch.lock().map(|b| b.is_empty()).unwrap_or(true) {

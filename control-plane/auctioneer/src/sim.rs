@@ -263,6 +263,14 @@ impl pb::rep_server::Rep for SimRepServer {
         Ok(Response::new(pb::CancelTaskResponse {}))
     }
 
+    /// Simulated instances have no container to update.
+    async fn update_lrp_instance(
+        &self,
+        _: Request<pb::UpdateLrpInstanceRequest>,
+    ) -> Result<Response<pb::UpdateLrpInstanceResponse>, Status> {
+        Ok(Response::new(pb::UpdateLrpInstanceResponse {}))
+    }
+
     type LogsStream = futures::stream::Empty<Result<pb::LogLine, Status>>;
 
     /// Simulated work prints nothing.

@@ -151,13 +151,30 @@ fn the_wasm_default_scorer_alone_gives_the_default_plan() {
 
 #[test]
 fn each_misbehaving_plugin_falls_back_to_the_default_scorer_and_says_why() {
-    let (dir, digest) = plugin_dir("misbehave_scorer", "misbehave.wasm");
+    each_misbehaving_plugin_falls_back(
+        "misbehave_scorer",
+        "malformed guest output: 1 scores for 2 cells",
+    );
+}
+
+#[test]
+fn each_misbehaving_0_3_plugin_falls_back_to_the_default_scorer_and_says_why() {
+    each_misbehaving_plugin_falls_back(
+        "misbehave_scorer_v3",
+        "malformed guest output: 6 score parts for 2 cells (6 per cell)",
+    );
+}
+
+/// Every misbehaviour of fixture `guest` (a 0.2 or 0.3 scorer): the plan is the default
+/// one and the decision says why; `short` is its message for a too-short answer.
+fn each_misbehaving_plugin_falls_back(guest: &str, short: &str) {
+    let (dir, digest) = plugin_dir(guest, "misbehave.wasm");
     let auction = AuctionConfig::default();
     let cases = [
         (1.0, "out of fuel"),
         (2.0, "memory limit"),
         (3.0, "trapped"),
-        (4.0, "malformed guest output: 1 scores for 2 cells"),
+        (4.0, short),
         (5.0, "NaN"),
         (6.0, "rejection of position"),
         (7.0, "epoch deadline"),
@@ -175,12 +192,12 @@ fn each_misbehaving_plugin_falls_back_to_the_default_scorer_and_says_why() {
             &*loaded.scorer,
         );
         let default = schedule_default(&two_cells(), one_lrp(), Vec::new(), &auction);
-        assert_eq!(plan.assignments, default.assignments, "mode {mode}");
-        assert_eq!(plan.scorer_failures.len(), 1, "mode {mode}");
+        assert_eq!(plan.assignments, default.assignments, "{guest} mode {mode}");
+        assert_eq!(plan.scorer_failures.len(), 1, "{guest} mode {mode}");
         let summary = plan.decisions[0].summary();
         assert!(
             summary.contains("scorer misbehave (sha256:") && summary.contains(reason),
-            "mode {mode}: {summary}"
+            "{guest} mode {mode}: {summary}"
         );
         assert!(
             summary.contains("placed by the default scorer instead"),

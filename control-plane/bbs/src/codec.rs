@@ -37,11 +37,42 @@ record!(Event, pb::Event);
 
 pub fn encode<T: Record + Clone>(value: &T) -> Vec<u8> {
     let wire: T::Wire = value.clone().into();
+    framed(&wire)
+}
+
+fn framed<M: Message>(wire: &M) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + wire.encoded_len());
     out.push(FORMAT_PROTOBUF);
     wire.encode(&mut out)
         .expect("a vec grows to fit the message");
     out
+}
+
+/// A change-log entry: the event with the trace id of the call that caused
+/// it (the wire event's `trace_id`; entries written before it read as empty).
+pub fn encode_event(event: &Event, trace_id: &str) -> Vec<u8> {
+    framed(&diego_proto::convert::traced_event(
+        event.clone(),
+        trace_id.to_string(),
+    ))
+}
+
+/// A change-log entry back: the event and its trace id.
+pub fn decode_event(key: &str, bytes: &[u8]) -> Result<(Event, String)> {
+    let bad = |reason: String| BbsError::Codec {
+        key: key.to_string(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&FORMAT_PROTOBUF, body)) => {
+            let mut wire = pb::Event::decode(body).map_err(|e| bad(e.to_string()))?;
+            let trace_id = std::mem::take(&mut wire.trace_id);
+            let event = Event::try_from(wire).map_err(|e| bad(e.message))?;
+            Ok((event, trace_id))
+        }
+        Some((other, _)) => Err(bad(format!("unknown record format {other}"))),
+        None => Err(bad("empty record".into())),
+    }
 }
 
 pub fn decode<T: Record>(key: &str, bytes: &[u8]) -> Result<T> {
@@ -79,5 +110,29 @@ mod tests {
         assert!(decode::<Task>("k", &[9, 1, 2]).is_err());
         let err = decode::<Task>("tasks/t1", &[FORMAT_PROTOBUF, 0xff, 0xff]).unwrap_err();
         assert!(err.to_string().contains("tasks/t1"));
+    }
+
+    #[test]
+    fn log_entries_keep_their_trace_id_and_old_entries_read_as_untraced() {
+        let def = TaskDefinition {
+            root_fs: "preloaded:busybox".into(),
+            action: Some(Action::run("/bin/true", &[])),
+            ..Default::default()
+        };
+        let event = Event::TaskCreated {
+            task: Task::desired("t1", "d", def, 42),
+        };
+        let bytes = encode_event(&event, "req-7");
+        assert_eq!(
+            decode_event("log", &bytes).unwrap(),
+            (event.clone(), "req-7".to_string())
+        );
+        // an entry written by `encode` (no trace id) is still an event
+        assert_eq!(
+            decode_event("log", &encode(&event)).unwrap(),
+            (event.clone(), String::new())
+        );
+        assert_eq!(decode::<Event>("log", &bytes).unwrap(), event);
+        assert!(decode_event("log", &[FORMAT_PROTOBUF, 0xff]).is_err());
     }
 }

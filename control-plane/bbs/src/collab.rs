@@ -2,6 +2,7 @@
 //! can plug in their own: the auctioneer it asks to place work, and the cell
 //! directory (presences, and the reps it asks to stop or cancel work).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -37,6 +38,18 @@ impl AuctionRequester for NoAuctioneer {
     }
 }
 
+/// New internal routes and resolved metric tags for one running instance
+/// (rep `UpdateLRPInstance`): sent when a desired LRP's change them and by
+/// convergence when a row drifted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceUpdate {
+    pub key: ActualLrpKey,
+    pub instance: InstanceKey,
+    /// Sorted hostnames of the `internal-router` routes.
+    pub internal_routes: Vec<String>,
+    pub metric_tags: BTreeMap<String, String>,
+}
+
 /// Cells as the BBS sees them.
 pub trait CellDirectory: Send + Sync + 'static {
     /// The live cell presences. `Err` means the directory could not answer,
@@ -57,6 +70,12 @@ pub trait CellDirectory: Send + Sync + 'static {
         cell: &'a CellPresence,
         task_guid: &'a str,
     ) -> BoxFut<'a, Result<(), String>>;
+    /// Tells the cell's rep an instance's new internal routes and metric tags.
+    fn update_lrp_instance<'a>(
+        &'a self,
+        cell: &'a CellPresence,
+        update: &'a InstanceUpdate,
+    ) -> BoxFut<'a, Result<(), String>>;
 }
 
 /// A fixed list of cells that records the stop and cancel calls it gets;
@@ -66,6 +85,8 @@ pub struct StaticCells {
     pub presences: Mutex<Vec<CellPresence>>,
     pub stops: Mutex<Vec<(String, ActualLrpKey, InstanceKey)>>,
     pub cancels: Mutex<Vec<(String, String)>>,
+    /// (cell id, update) per `update_lrp_instance` call.
+    pub updates: Mutex<Vec<(String, InstanceUpdate)>>,
 }
 
 impl CellDirectory for StaticCells {
@@ -98,6 +119,16 @@ impl CellDirectory for StaticCells {
     ) -> BoxFut<'a, Result<(), String>> {
         if let Ok(mut s) = self.cancels.lock() {
             s.push((cell.cell_id.clone(), task_guid.to_string()));
+        }
+        Box::pin(async { Ok(()) })
+    }
+    fn update_lrp_instance<'a>(
+        &'a self,
+        cell: &'a CellPresence,
+        update: &'a InstanceUpdate,
+    ) -> BoxFut<'a, Result<(), String>> {
+        if let Ok(mut u) = self.updates.lock() {
+            u.push((cell.cell_id.clone(), update.clone()));
         }
         Box::pin(async { Ok(()) })
     }

@@ -50,6 +50,9 @@ impl WatchFilter {
 pub struct WatchItem {
     pub revision: Revision,
     pub event: Event,
+    /// The request id of the call that caused the event (empty for the
+    /// BBS's own changes); see `trace`.
+    pub trace_id: String,
 }
 
 impl Bbs {
@@ -84,7 +87,7 @@ impl Bbs {
                 };
                 for entry in &page {
                     for raw in &entry.entries {
-                        let event: Event = match codec::decode("log", raw) {
+                        let (event, trace_id) = match codec::decode_event("log", raw) {
                             Ok(e) => e,
                             Err(e) => {
                                 tracing::warn!(error = %e, revision = entry.revision, "undecodable event");
@@ -96,6 +99,7 @@ impl Bbs {
                                 .send(Ok(WatchItem {
                                     revision: entry.revision,
                                     event,
+                                    trace_id,
                                 }))
                                 .await
                                 .is_err()

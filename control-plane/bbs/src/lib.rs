@@ -15,6 +15,7 @@ pub mod events;
 pub mod grpc;
 pub mod keys;
 mod ops;
+pub mod trace;
 mod txn;
 
 use std::sync::Arc;
@@ -24,7 +25,9 @@ use diego_store::Store;
 
 pub use callbacks::{spawn_callback_worker, CallbackConfig, CallbackKicks, Delivery};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use collab::{AuctionRequester, CellDirectory, LrpAuction, NoAuctioneer, StaticCells};
+pub use collab::{
+    AuctionRequester, CellDirectory, InstanceUpdate, LrpAuction, NoAuctioneer, StaticCells,
+};
 pub use diego_convergence::{ConvergenceConfig, Warning as ConvergenceWarning};
 pub use error::BbsError;
 pub use events::{WatchFilter, WatchItem};

@@ -71,8 +71,12 @@ impl Change {
         }
     }
 
+    /// Appends `event` to the change log, with the trace id of the call
+    /// being served (see `trace`).
     pub fn emit(&mut self, event: Event) -> &mut Self {
-        self.txn.log.push(codec::encode(&event));
+        self.txn
+            .log
+            .push(codec::encode_event(&event, &crate::trace::current()));
         self
     }
 

@@ -316,3 +316,105 @@ async fn the_converger_runs_a_pass_when_triggered() {
         "the triggered pass recreated the instance"
     );
 }
+
+fn internal_routes(hosts: &[&str]) -> diego_model::Routes {
+    let entries: Vec<serde_json::Value> = hosts
+        .iter()
+        .map(|h| serde_json::json!({ "hostname": h }))
+        .collect();
+    [(
+        "internal-router".to_string(),
+        serde_json::Value::Array(entries),
+    )]
+    .into_iter()
+    .collect()
+}
+
+fn take_updates(w: &World) -> Vec<(String, diego_bbs::InstanceUpdate)> {
+    std::mem::take(&mut *w.cells.updates.lock().unwrap())
+}
+
+#[tokio::test]
+async fn changed_internal_routes_and_metric_tags_reach_the_placed_instances() {
+    let w = world(&["c1", "c2"]).await;
+    desire(&w, "pg", 3).await;
+    run_on(&w, "pg", 0, "c1").await;
+    run_on(&w, "pg", 1, "c2").await;
+    // index 2 stays UNCLAIMED: nothing runs there to update
+    let tags = std::collections::BTreeMap::from([(
+        "instance".to_string(),
+        diego_model::MetricTagValue {
+            static_value: String::new(),
+            dynamic: "INDEX".into(),
+        },
+    )]);
+    let update = diego_model::DesiredLrpUpdate {
+        routes: Some(internal_routes(&["web.apps.internal"])),
+        metric_tags: Some(tags),
+        ..Default::default()
+    };
+    w.bbs.update_desired_lrp("pg", update).await.unwrap();
+    let mut got = take_updates(&w);
+    got.sort_by_key(|(_, u)| u.key.index);
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (i, (cell, u)) in got.iter().enumerate() {
+        assert_eq!(cell, ["c1", "c2"][i]);
+        assert_eq!(u.key.index, i as i32);
+        assert_eq!(u.internal_routes, vec!["web.apps.internal".to_string()]);
+        assert_eq!(u.metric_tags["instance"], i.to_string());
+    }
+    // an update that leaves routes and tags alone sends nothing
+    let update = diego_model::DesiredLrpUpdate {
+        annotation: Some("new".into()),
+        ..Default::default()
+    };
+    w.bbs.update_desired_lrp("pg", update).await.unwrap();
+    assert!(take_updates(&w).is_empty());
+}
+
+#[tokio::test]
+async fn convergence_sends_drifted_routes_to_the_rep_until_it_reports_them() {
+    let w = world(&["c1"]).await;
+    desire(&w, "pg", 1).await;
+    run_on(&w, "pg", 0, "c1").await;
+    // the desired routes change while the instance's rep is unreachable
+    // (the update is lost): the row still has no internal routes
+    w.bbs
+        .update_desired_lrp(
+            "pg",
+            diego_model::DesiredLrpUpdate {
+                routes: Some(internal_routes(&["a.apps.internal"])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    take_updates(&w);
+
+    let report = w.bbs.converge(&ConvergenceConfig::default()).await.unwrap();
+    assert_eq!(report.lrp_instances_updated, 1);
+    let got = take_updates(&w);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].1.internal_routes,
+        vec!["a.apps.internal".to_string()]
+    );
+
+    // the rep applies it and reports the instance again with the routes
+    let ik = InstanceKey::new("pg-0-c1", "c1");
+    let info = RunningInfo {
+        net_info: NetInfo {
+            address: "10.0.0.1".into(),
+            ..Default::default()
+        },
+        internal_routes: vec!["a.apps.internal".into()],
+        ..Default::default()
+    };
+    w.bbs
+        .start_actual_lrp(&ActualLrpKey::new("pg", 0, "d"), &ik, &info)
+        .await
+        .unwrap();
+    let report = w.bbs.converge(&ConvergenceConfig::default()).await.unwrap();
+    assert_eq!(report.lrp_instances_updated, 0);
+    assert!(take_updates(&w).is_empty());
+}

@@ -61,6 +61,7 @@ fn snapshot(now_ns: i64) -> Snapshot {
         actuals,
         cell_ids: Some(cell_ids),
         fresh_domains: ["cf-apps".to_string()].into_iter().collect(),
+        metric_tags: Default::default(),
     }
 }
 

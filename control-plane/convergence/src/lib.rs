@@ -21,15 +21,17 @@
 //! an operator can turn the guard off. When the directory could not answer at
 //! all (`cell_ids == None`) every cell-dependent action is skipped.
 
+mod drift;
 mod lrp;
 mod plan_types;
 mod tasks;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use diego_model::crash::RestartPolicy;
-use diego_model::{ActualLrp, Presence, SchedulingInfo, Task, TaskState, NS_PER_S};
+use diego_model::{ActualLrp, MetricTagValue, Presence, SchedulingInfo, Task, TaskState, NS_PER_S};
 
+pub use drift::LrpInstanceUpdate;
 pub use plan_types::{LrpAction, Plan, RetireReason, TaskChange, TaskRule, Warning};
 
 /// Diego's task failure reasons, verbatim.
@@ -110,6 +112,9 @@ pub struct Snapshot {
     /// which is not the same as "no cells".
     pub cell_ids: Option<BTreeSet<String>>,
     pub fresh_domains: BTreeSet<String>,
+    /// The desired metric tags by process guid (scheduling infos do not
+    /// carry them); absent or empty: no tags.
+    pub metric_tags: HashMap<String, BTreeMap<String, MetricTagValue>>,
 }
 
 /// What the cell set allows this pass to do.

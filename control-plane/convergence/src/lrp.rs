@@ -182,6 +182,10 @@ fn plan_index(
         }
         _ => None,
     };
+    if action.is_none() && ctx.cell_present(o) {
+        let tags = ctx.snapshot.metric_tags.get(o.key.process_guid.as_str());
+        out.lrp_updates.extend(crate::drift::drift(o, d, tags));
+    }
     out.lrp_actions.extend(action);
     false
 }

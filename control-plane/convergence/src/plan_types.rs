@@ -2,6 +2,8 @@
 
 use diego_model::{ActualLrp, ActualLrpKey, Task};
 
+use crate::LrpInstanceUpdate;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskRule {
     /// Pending past `expire_pending_task_duration`: failed, "not started within time limit".
@@ -151,6 +153,9 @@ pub struct Plan {
     /// Completed tasks whose completion callback should be retried (spec §5.2.6).
     pub tasks_to_kick: Vec<String>,
     pub lrp_actions: Vec<LrpAction>,
+    /// RUNNING instances whose internal routes or metric tags drifted; the
+    /// runner sends each to its rep (`UpdateLrpInstance`).
+    pub lrp_updates: Vec<LrpInstanceUpdate>,
     pub warnings: Vec<Warning>,
 }
 
@@ -160,6 +165,7 @@ impl Plan {
             && self.task_auctions.is_empty()
             && self.tasks_to_kick.is_empty()
             && self.lrp_actions.is_empty()
+            && self.lrp_updates.is_empty()
     }
 
     /// How many LRP indices the plan auctions if every action applies.

@@ -77,6 +77,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                 actuals: unique.into_values().collect(),
                 cell_ids: cell_ids.map(|c| c.into_iter().map(String::from).collect()),
                 fresh_domains: fresh.into_iter().map(String::from).collect(),
+                metric_tags: Default::default(),
             }
         })
 }

@@ -1,6 +1,8 @@
-//! The gateway against direct gRPC over the same in-process BBS, on an
-//! encrypted embedded store in a temp dir: DesireTask and a 10,000-row
-//! ActualLRPs list (p50 of each, and the ratio), and SSE events per second.
+//! The gateway against direct gRPC to the same BBS, on an encrypted
+//! embedded store in a temp dir. The gateway is a gRPC client of that BBS
+//! (ADR 0014), so its figures include the extra loopback hop: DesireTask and
+//! a 10,000-row ActualLRPs list (p50 of each, and the ratio), and SSE events
+//! per second.
 //!
 //! cargo run --release -p diego-gateway --example gateway_bench
 
@@ -86,8 +88,9 @@ async fn main() {
     ));
     let gw_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gw_addr = gw_l.local_addr().unwrap();
+    let gw_client = diego_sdk::Client::connect(&grpc_url, None).await.unwrap();
     tokio::spawn(diego_gateway::serve(
-        bbs.clone(),
+        Arc::new(gw_client),
         gw_l,
         std::future::pending(),
     ));

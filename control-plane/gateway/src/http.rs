@@ -3,13 +3,15 @@
 
 use std::convert::Infallible;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use diego_bbs::Bbs;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tracing::Instrument;
 
+use crate::api::BbsApi;
 use crate::routes::{route, Route};
 use crate::{handlers, sse, MAX_BODY_BYTES};
 
@@ -18,7 +20,10 @@ pub(crate) type Body = BoxBody<Bytes, Infallible>;
 pub(crate) const PROTOBUF: &str = "application/x-protobuf";
 const REQUEST_ID: &str = "x-vcap-request-id";
 
-pub(crate) async fn handle(bbs: Bbs, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub(crate) async fn handle(
+    bbs: Arc<dyn BbsApi>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let Some(r) = route(req.method().as_str(), req.uri().path()) else {
         return Ok(not_found());
     };
@@ -29,6 +34,13 @@ pub(crate) async fn handle(bbs: Bbs, req: Request<Incoming>) -> Result<Response<
         .unwrap_or_default()
         .to_string();
     let span = tracing::info_span!("bbs_gateway", route = r.name, request_id = %request_id);
+    // The BBS records the request id on the events this call causes, as
+    // the original copies it into their trace_id.
+    let bbs = if request_id.is_empty() {
+        bbs
+    } else {
+        bbs.traced(&request_id)
+    };
     async move {
         // An unreadable or oversized body is treated as one that does not
         // parse: nothing past decoding runs, so nothing is stored.
@@ -48,11 +60,11 @@ pub(crate) async fn handle(bbs: Bbs, req: Request<Incoming>) -> Result<Response<
     .await
 }
 
-async fn dispatch(bbs: Bbs, r: &'static Route, body: Option<Bytes>) -> Response<Body> {
+async fn dispatch(bbs: Arc<dyn BbsApi>, r: &'static Route, body: Option<Bytes>) -> Response<Body> {
     if let Some(stream) = r.stream {
-        return sse::respond(bbs, stream, body).await;
+        return sse::respond(bbs.as_ref(), stream, body).await;
     }
-    protobuf(handlers::call(&bbs, r.name, body).await)
+    protobuf(handlers::call(bbs.as_ref(), r.name, body).await)
 }
 
 /// The original's `writeResponse`: status 200, protobuf, Content-Length.

@@ -1,7 +1,9 @@
 //! The compatibility gateway: the original BBS API (protobuf over HTTP/1.1,
-//! errors inside 200 responses, SSE event streams) served over the diego-rs
-//! BBS in process, so Cloud Controller's bridge and the Go `bbs` client work
-//! unchanged (spec §2, bbs-wire.md).
+//! errors inside 200 responses, SSE event streams) in front of the diego-rs
+//! BBS, so Cloud Controller's bridge and the Go `bbs` client work unchanged
+//! (spec §2, bbs-wire.md). It is a client of the BBS's gRPC API (`BbsApi`,
+//! implemented over the Rust SDK), stateless, so it can sit in front of BBS
+//! replicas (ADR 0014).
 //!
 //! Every route follows the original's pattern: read the body, decode it
 //! (failure: `InvalidRequest` "the request received is invalid"), convert and
@@ -9,18 +11,21 @@
 //! answer is always a 200 protobuf, because the Go client retries anything
 //! else, non-idempotent calls included. Unknown routes get a plain 404.
 
+mod api;
 mod error;
+mod grpc;
 mod handlers;
 mod http;
 mod routes;
 mod sse;
 
 use std::future::Future;
+use std::sync::Arc;
 
-use diego_bbs::Bbs;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+pub use api::{BbsApi, Events};
 pub use error::GatewayError;
 pub use routes::{route, Route, ROUTES};
 
@@ -30,7 +35,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Serves the gateway on `listener` until `shutdown` resolves. Open event
 /// streams end with the server.
 pub async fn serve(
-    bbs: Bbs,
+    bbs: Arc<dyn BbsApi>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), GatewayError> {
@@ -66,7 +71,7 @@ pub async fn serve(
 /// ALPN). Handshakes run on the connection's task, so a slow or refused
 /// client never holds up the accept loop.
 pub async fn serve_tls(
-    bbs: Bbs,
+    bbs: Arc<dyn BbsApi>,
     listener: TcpListener,
     tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
     shutdown: impl Future<Output = ()>,

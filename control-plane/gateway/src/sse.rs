@@ -1,12 +1,14 @@
 //! The event streams as Server-Sent Events: `id:` (a per-connection counter
 //! from 0), `event:` (the original's name), `data:` (base64 of the protobuf
 //! event). Streams start from now, with no replay, as the original's do.
+//! Each is fed by one gRPC watch on the BBS; when the watch breaks (the BBS
+//! went away, a failover) the response ends cleanly and the Go client
+//! reconnects, getting a fresh watch.
 
 use std::convert::Infallible;
 
 use base64::Engine;
 use bytes::Bytes;
-use diego_bbs::{Bbs, WatchFilter};
 use diego_proto::compat::{sse_event, Stream, Version};
 use diego_proto::models as w;
 use futures::StreamExt;
@@ -17,6 +19,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::api::BbsApi;
 use crate::http::{plain, Body};
 
 /// One SSE record, as go-sse's `Event.Write` frames it.
@@ -26,7 +29,7 @@ pub fn frame(id: u64, name: &str, data: &[u8]) -> Bytes {
 }
 
 pub(crate) async fn respond(
-    bbs: Bbs,
+    bbs: &dyn BbsApi,
     (stream, version): (Stream, Version),
     body: Option<Bytes>,
 ) -> Response<Body> {
@@ -43,14 +46,10 @@ pub(crate) async fn respond(
         Stream::Tasks => vec!["task".to_string()],
         _ => vec!["desired_lrp".to_string(), "actual_lrp".to_string()],
     };
-    let filter = WatchFilter {
-        kinds,
-        ..Default::default()
-    };
-    let mut events = match bbs.watch(filter, None).await {
+    let mut events = match bbs.watch(kinds).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(error = %e, "event subscription failed");
+            tracing::warn!(error = %e.message, "event subscription failed");
             return plain(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
@@ -66,15 +65,14 @@ pub(crate) async fn respond(
                 Some(Ok(item)) => item,
                 Some(Err(e)) => {
                     // Ending the response makes the Go client reconnect.
-                    tracing::warn!(error = %e, "event stream ended");
+                    tracing::warn!(error = %e.message, "bbs watch broke; ending the event stream");
                     return;
                 }
                 None => return,
             };
-            // The original's trace_id is the request id of the mutation that
-            // caused the event; our change log does not record it, so it is
-            // left empty rather than filled with the subscriber's.
-            let Some(ev) = sse_event(&item.event, stream, version, &cell_id, "") else {
+            // The original's trace_id: the request id of the call that
+            // caused the event, which the BBS keeps in its change log.
+            let Some(ev) = sse_event(&item.event, stream, version, &cell_id, &item.trace_id) else {
                 continue;
             };
             if tx

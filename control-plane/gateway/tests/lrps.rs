@@ -328,3 +328,60 @@ async fn task_stream_delivers_task_events_in_order() {
     assert!(after.failed);
     assert_eq!(after.failure_reason, "task was cancelled");
 }
+
+#[tokio::test]
+async fn events_carry_the_request_id_of_the_call_that_caused_them() {
+    let g = Gateway::start().await;
+    let body = w::EventsByCellId::default().encode_to_vec();
+    let mut sse = Sse::new(g.send("POST", "/v1/events/lrp_instances.r1", body).await);
+    let desired = common::send(
+        g.addr,
+        "POST",
+        "/v1/desired_lrp/desire.r2",
+        desire(lrp("p7", 2)),
+        "req-desire",
+    )
+    .await;
+    assert_eq!(desired.status(), 200);
+    let (_, name, data) = sse.next().await;
+    assert_eq!(name, "desired_lrp_created");
+    let ev = w::DesiredLrpCreatedEvent::decode(data.as_slice()).unwrap();
+    assert_eq!(ev.trace_id, "req-desire");
+    for _ in 0..2 {
+        let (_, name, data) = sse.next().await;
+        assert_eq!(name, "actual_lrp_instance_created");
+        let ev = w::ActualLrpInstanceCreatedEvent::decode(data.as_slice()).unwrap();
+        assert_eq!(ev.trace_id, "req-desire");
+    }
+    let claim = w::ClaimActualLrpRequest {
+        process_guid: "p7".into(),
+        index: 0,
+        actual_lrp_instance_key: Some(w::ActualLrpInstanceKey {
+            instance_guid: "ig-0".into(),
+            cell_id: "cell-a".into(),
+        }),
+    };
+    let claimed = common::send(
+        g.addr,
+        "POST",
+        "/v1/actual_lrps/claim",
+        claim.encode_to_vec(),
+        "req-claim",
+    )
+    .await;
+    assert_eq!(claimed.status(), 200);
+    let (_, name, data) = sse.next().await;
+    assert_eq!(name, "actual_lrp_instance_changed");
+    let ev = w::ActualLrpInstanceChangedEvent::decode(data.as_slice()).unwrap();
+    assert_eq!(ev.trace_id, "req-claim");
+    // A change the BBS makes outside any call carries no trace id.
+    g.server
+        .bbs
+        .claim_actual_lrp("p7", 1, &diego_model::InstanceKey::new("ig-1", "cell-b"))
+        .await
+        .unwrap();
+    let (_, name, data) = sse.next().await;
+    assert_eq!(name, "actual_lrp_instance_changed");
+    let ev = w::ActualLrpInstanceChangedEvent::decode(data.as_slice()).unwrap();
+    assert_eq!(ev.trace_id, "");
+}

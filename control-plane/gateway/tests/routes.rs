@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Gateway;
+use common::{BbsServer, Gateway, Proxy, Sse};
 use diego_proto::models as w;
 use http_body_util::BodyExt;
 use prost::Message;
@@ -224,4 +224,36 @@ async fn event_streams_answer_with_sse_headers_and_refuse_bad_bodies() {
         "no-cache, no-store, must-revalidate"
     );
     drop(ok.into_body().boxed());
+}
+
+#[tokio::test]
+async fn a_broken_watch_ends_the_event_stream_and_a_lost_bbs_is_an_error() {
+    let server = BbsServer::start().await;
+    let proxy = Proxy::start(&server.url).await;
+    let g = Gateway::in_front_of(server, &proxy.url).await;
+    let r = g.post("/v1/ping", vec![]).await;
+    assert!(w::PingResponse::decode(r.as_slice()).unwrap().available);
+    let mut sse = Sse::new(g.send("POST", "/v1/events/tasks.r1", vec![]).await);
+    assert!(g
+        .post("/v1/tasks/desire.r2", task_request("t1"))
+        .await
+        .is_empty());
+    assert_eq!(sse.next().await.1, "task_created");
+
+    proxy.cut();
+    // The response ends cleanly (the Go client then reconnects).
+    sse.ended().await;
+    // Without a BBS: ping says unavailable, calls answer with an error
+    // inside a 200 as the original does, and a subscription is refused.
+    let r = g.post("/v1/ping", vec![]).await;
+    assert!(!w::PingResponse::decode(r.as_slice()).unwrap().available);
+    let e = err_of(&g.post("/v1/tasks/desire.r2", task_request("t2")).await).unwrap();
+    assert_eq!(e.r#type, w::error::Type::UnknownError as i32);
+    assert!(
+        e.message.contains("bbs") || e.message.contains("transport"),
+        "{}",
+        e.message
+    );
+    let refused = g.send("POST", "/v1/events/tasks.r1", vec![]).await;
+    assert_eq!(refused.status(), 500);
 }

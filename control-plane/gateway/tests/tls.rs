@@ -1,13 +1,14 @@
 //! The gateway over mutual TLS with RSA keys (what the Go BBS client's TLS
 //! 1.2 cipher list needs): a client with a certificate from the CA pings it;
-//! a client without one is refused.
+//! a client without one is refused. The gateway is in front of a BBS on
+//! loopback gRPC.
+
+mod common;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use diego_bbs::{Bbs, BbsConfig, NoAuctioneer, StaticCells, SystemClock};
 use diego_proto::models as w;
-use diego_store::{open_local, AtRest, EmbeddedOptions};
 use diego_tls::{client_config, server_config, Ca, KeyType, LeafSpec, TlsMaterial, TlsPaths};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
@@ -60,21 +61,15 @@ async fn ping(
 #[tokio::test]
 async fn gateway_over_mutual_tls_with_rsa_keys_answers_ping() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_local(dir.path(), AtRest::Plaintext, EmbeddedOptions::default()).unwrap();
-    let bbs = Bbs::new(
-        store,
-        Arc::new(SystemClock),
-        Arc::new(NoAuctioneer),
-        Arc::new(StaticCells::default()),
-        BbsConfig::default(),
-    );
+    let server = common::BbsServer::start().await;
+    let bbs = diego_sdk::Client::connect(&server.url, None).await.unwrap();
     let ca = Ca::generate(30).unwrap();
     let server = material(dir.path(), &ca, "gateway", KeyType::Rsa2048);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = server_config(&server, &[b"http/1.1"]).unwrap();
     tokio::spawn(diego_gateway::serve_tls(
-        bbs,
+        Arc::new(bbs),
         listener,
         cfg,
         std::future::pending(),

@@ -9,6 +9,44 @@ use crate::{Action, CheckDefinition, EnvVar, MetricTagValue, ModificationTag, Vo
 /// Router name -> the route entries that router consumes, as raw JSON.
 pub type Routes = BTreeMap<String, serde_json::Value>;
 
+/// The sorted, de-duplicated hostnames of the `internal-router` routes:
+/// what an instance's container is told to answer to (spec §5, route drift).
+pub fn internal_route_hostnames(routes: &Routes) -> Vec<String> {
+    let mut out: Vec<String> = routes
+        .get("internal-router")
+        .and_then(|v| v.as_array())
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e.get("hostname").and_then(|h| h.as_str()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Metric tags as one instance reports them: `INDEX` and `INSTANCE_GUID`
+/// dynamic values substituted, static values as they are.
+pub fn resolve_metric_tags(
+    tags: &BTreeMap<String, MetricTagValue>,
+    index: i32,
+    instance_guid: &str,
+) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|(k, v)| {
+            let value = match v.dynamic.as_str() {
+                "INDEX" => index.to_string(),
+                "INSTANCE_GUID" => instance_guid.to_string(),
+                _ => v.static_value.clone(),
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UpdateStrategy {
@@ -127,20 +165,7 @@ impl DesiredLrp {
     /// The hostnames of the `internal-router` routes, which the BBS pushes
     /// into running containers.
     pub fn internal_route_hostnames(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .routes
-            .get("internal-router")
-            .and_then(|v| v.as_array())
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| e.get("hostname").and_then(|h| h.as_str()))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort();
-        out
+        internal_route_hostnames(&self.routes)
     }
 
     pub fn scheduling_info(&self) -> SchedulingInfo {
@@ -171,17 +196,7 @@ impl DesiredLrp {
         index: i32,
         instance_guid: &str,
     ) -> BTreeMap<String, String> {
-        self.metric_tags
-            .iter()
-            .map(|(k, v)| {
-                let value = match v.dynamic.as_str() {
-                    "INDEX" => index.to_string(),
-                    "INSTANCE_GUID" => instance_guid.to_string(),
-                    _ => v.static_value.clone(),
-                };
-                (k.clone(), value)
-            })
-            .collect()
+        resolve_metric_tags(&self.metric_tags, index, instance_guid)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use diego_auctioneer::{CellSource, GrpcReps};
 use diego_bbs::collab::BoxFut;
-use diego_bbs::CellDirectory;
+use diego_bbs::{CellDirectory, InstanceUpdate};
 use diego_coordination::{PresenceTable, Presences};
 use diego_model::{ActualLrpKey, CellPresence, InstanceKey};
 use diego_proto::rep::v1 as pb;
@@ -68,6 +68,28 @@ impl CellDirectory for Cells {
                 task_guid: task_guid.to_string(),
             };
             c.cancel_task(req)
+                .await
+                .map_err(|e| e.message().to_string())?;
+            Ok(())
+        })
+    }
+
+    fn update_lrp_instance<'a>(
+        &'a self,
+        cell: &'a CellPresence,
+        update: &'a InstanceUpdate,
+    ) -> BoxFut<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut c = self.reps.client(cell)?;
+            let req = pb::UpdateLrpInstanceRequest {
+                process_guid: update.key.process_guid.clone(),
+                instance_guid: update.instance.instance_guid.clone(),
+                index: update.key.index,
+                domain: update.key.domain.clone(),
+                internal_routes: update.internal_routes.clone(),
+                metric_tags: update.metric_tags.clone().into_iter().collect(),
+            };
+            c.update_lrp_instance(req)
                 .await
                 .map_err(|e| e.message().to_string())?;
             Ok(())

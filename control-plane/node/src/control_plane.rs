@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use diego_auctioneer::{Auctioneer, AuctioneerConfig, GrpcReps};
+use diego_auctioneer::{Auctioneer, AuctioneerConfig, ClientTls, GrpcReps};
 use diego_bbs::collab::BoxFut;
 use diego_bbs::grpc::{BbsGrpc, DecisionLog, ServeOptions};
 use diego_bbs::{
@@ -19,7 +19,9 @@ use diego_store_etcd::Fence;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::auctioneer_node::AUCTIONEER_LOCK;
 use crate::cells::Cells;
+use crate::remote_auctioneer::RemoteAuctioneer;
 use crate::sink::BbsSink;
 use crate::NodeError;
 
@@ -46,6 +48,30 @@ pub struct ControlPlaneConfig {
     /// On etcd: the lock this node won; every store write then checks that
     /// it still holds it (see `diego_store_etcd::Election`).
     pub fence: Option<Fence>,
+    /// Where auctions run: in this process, or in the `diego auctioneer`
+    /// holding the auctioneer lock (etcd only; ADR 0013).
+    pub auctioneer_mode: AuctioneerMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuctioneerMode {
+    /// The auctioneer runs inside this process (`diego up`, one `diego bbs`).
+    #[default]
+    InProcess,
+    /// Auction requests go over gRPC to the holder of
+    /// `<prefix>/locks/auctioneer`; `diego why` is answered from its log.
+    Remote,
+}
+
+impl AuctioneerMode {
+    /// `in-process` or `remote`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "in-process" => Ok(AuctioneerMode::InProcess),
+            "remote" => Ok(AuctioneerMode::Remote),
+            other => Err(format!("auctioneer {other:?} is not in-process or remote")),
+        }
+    }
 }
 
 impl ControlPlaneConfig {
@@ -63,6 +89,7 @@ impl ControlPlaneConfig {
             tls: None,
             tls_client_ca: None,
             fence: None,
+            auctioneer_mode: AuctioneerMode::InProcess,
         }
     }
 }
@@ -208,9 +235,18 @@ pub struct ControlPlane {
 }
 
 const LOCK_TTL: Duration = Duration::from_secs(15);
+/// Bounds one auction request to a remote auctioneer (they are queued and
+/// sent one at a time, so a stopped auctioneer delays only the queue).
+const AUCTION_REQUEST_TIMEOUT_MS: u64 = 5_000;
 
 impl ControlPlane {
     pub async fn start(cfg: ControlPlaneConfig) -> Result<Self, NodeError> {
+        if cfg.auctioneer_mode == AuctioneerMode::Remote
+            && !matches!(cfg.store, StoreSpec::Etcd { .. })
+        {
+            // before anything is created: nothing to undo
+            return Err(NodeError::Config(REMOTE_NEEDS_ETCD.into()));
+        }
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
             NodeError::Backend(format!(
                 "cannot create data dir {}: {e}",
@@ -227,10 +263,18 @@ impl ControlPlane {
         let reps = Arc::new(reps);
         let cells = Arc::new(Cells::with_presences(backend.presences, reps.clone()));
         let slot = Arc::new(AuctioneerSlot::default());
+        let remote = match cfg.auctioneer_mode {
+            AuctioneerMode::InProcess => None,
+            AuctioneerMode::Remote => Some(Arc::new(remote_auctioneer(&cfg).await?)),
+        };
+        let requester: Arc<dyn AuctionRequester> = match &remote {
+            Some(r) => r.clone(),
+            None => slot.clone(),
+        };
         let bbs = Bbs::new(
             store,
             Arc::new(SystemClock),
-            slot.clone(),
+            requester,
             cells.clone(),
             cfg.bbs.clone(),
         );
@@ -250,6 +294,8 @@ impl ControlPlane {
             bbs: bbs.clone(),
             decisions: decisions.clone(),
         });
+        // Built either way (it is cheap and idle without requests); only
+        // the in-process mode gives it work and runs its loop.
         let auctioneer = Auctioneer::new(cells.clone(), reps, sink, cfg.auctioneer.clone());
         let _ = slot.0.set(auctioneer.clone());
 
@@ -264,7 +310,10 @@ impl ControlPlane {
             source,
         })?;
         let (shutdown, mut rx) = watch::channel(false);
-        let grpc = BbsGrpc::new(bbs.clone(), decisions.clone());
+        let mut grpc = BbsGrpc::new(bbs.clone(), decisions.clone());
+        if let Some(r) = &remote {
+            grpc = grpc.with_decision_source(r.clone());
+        }
         let opts = ServeOptions {
             tls: cfg.tls.clone(),
             client_ca: cfg.tls_client_ca.clone(),
@@ -282,7 +331,6 @@ impl ControlPlane {
         let (callbacks, kicks) =
             diego_bbs::spawn_callback_worker(bbs.clone(), cfg.callbacks.clone());
         let mut tasks = vec![
-            auctioneer.spawn(),
             callbacks,
             diego_bbs::spawn_converger(
                 bbs.clone(),
@@ -292,6 +340,9 @@ impl ControlPlane {
                 Some(kicks),
             ),
         ];
+        if remote.is_none() {
+            tasks.push(auctioneer.spawn());
+        }
         // In-process presences expire lazily; sweep every second so a lost
         // cell is seen quickly. Run a convergence pass when one goes.
         if let Some(table) = backend.sweep {
@@ -346,4 +397,28 @@ impl ControlPlane {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
     }
+}
+
+const REMOTE_NEEDS_ETCD: &str =
+    "a remote auctioneer is found through its lock in etcd: use --store etcd://host:port";
+
+/// The requester that finds the auctioneer through its lock in etcd.
+async fn remote_auctioneer(cfg: &ControlPlaneConfig) -> Result<RemoteAuctioneer, NodeError> {
+    let StoreSpec::Etcd { endpoints, prefix } = &cfg.store else {
+        return Err(NodeError::Config(REMOTE_NEEDS_ETCD.into()));
+    };
+    let client = diego_store_etcd::connect_client(endpoints, &Default::default()).await?;
+    let key = format!("{}/{AUCTIONEER_LOCK}", prefix.trim_end_matches('/'));
+    // read only: the value is the holder's url; this process never campaigns
+    let lock = diego_store_etcd::Election::new(client, key, "", LOCK_TTL)
+        .map_err(|e| NodeError::Coordination(e.to_string()))?;
+    let tls = match (&cfg.tls, &cfg.tls_client_ca) {
+        (Some((cert, key)), Some(ca)) => Some(ClientTls {
+            ca_pem: ca.clone(),
+            cert_pem: cert.clone(),
+            key_pem: key.clone(),
+        }),
+        _ => None,
+    };
+    Ok(RemoteAuctioneer::new(lock, tls, AUCTION_REQUEST_TIMEOUT_MS))
 }

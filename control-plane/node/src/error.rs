@@ -13,4 +13,6 @@ pub enum NodeError {
     Backend(String),
     #[error("coordination: {0}")]
     Coordination(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }

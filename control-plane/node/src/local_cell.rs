@@ -87,6 +87,9 @@ pub struct LocalCell {
     pub rep: Rep,
     pub addr: SocketAddr,
     pub backend: Arc<dyn Backend>,
+    /// The runc backend, whose cell-wide network (bridge, masquerade rule)
+    /// goes when the cell stops for good.
+    oci: Option<Arc<OciBackend>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<()>,
@@ -95,6 +98,7 @@ pub struct LocalCell {
 impl LocalCell {
     pub async fn start(cfg: CellConfig) -> Result<Self, NodeError> {
         let mut wasm_backend: Option<Arc<WasmBackend>> = None;
+        let mut oci_backend: Option<Arc<OciBackend>> = None;
         let backend: Arc<dyn Backend> = match cfg.backend {
             BackendKind::Oci => {
                 OciBackend::available().map_err(NodeError::Backend)?;
@@ -122,9 +126,13 @@ impl LocalCell {
                     let wasm = WasmBackend::new(wasm_cfg)
                         .map_err(|e| NodeError::Backend(e.to_string()))?;
                     wasm_backend = Some(wasm.clone());
-                    RoutedBackend::new(wasm, OciBackend::new(oci))
+                    let oci = OciBackend::new(oci);
+                    oci_backend = Some(oci.clone());
+                    RoutedBackend::new(wasm, oci)
                 } else {
-                    OciBackend::new(oci)
+                    let oci = OciBackend::new(oci);
+                    oci_backend = Some(oci.clone());
+                    oci
                 }
             }
             BackendKind::Fake => diego_backend_fake::FakeBackend::new(),
@@ -200,6 +208,7 @@ impl LocalCell {
             rep,
             addr,
             backend,
+            oci: oci_backend,
             shutdown,
             tasks,
             server,
@@ -214,6 +223,15 @@ impl LocalCell {
         self.rep.shutdown().await;
         let _ = self.shutdown.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+        // nothing left behind: the bridge and the masquerade rule too (the
+        // next start of this cell creates them again)
+        if let Some(oci) = &self.oci {
+            if self.rep.executor().list().is_empty() {
+                if let Err(e) = oci.remove_cell_network().await {
+                    tracing::warn!(error = %e, "cannot remove the cell network");
+                }
+            }
+        }
     }
 
     /// Simulates a cell dying: the loops and API stop, containers are torn

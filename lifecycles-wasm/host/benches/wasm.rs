@@ -18,6 +18,8 @@ use diego_wasm_host::{diego_params, Check, CheckKind, Healthcheck, HostConfig, W
 const CHECKS: usize = 2_000;
 const CELLS: usize = 100;
 const LRPS: usize = 2_000;
+/// A 0.3 scorer that computes nothing (the misbehave fixture, behaving).
+const FLOOR_GUEST: &str = "misbehave_scorer_v3";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -91,37 +93,51 @@ fn lrps() -> Vec<LrpStart> {
         .collect()
 }
 
-fn bench_scorer() {
+/// The auction workload with the native scorer and with `guest` (the default scorer built
+/// against one `diego:placement` version).
+fn bench_scorer(guest: &str) {
     let host = common::host(HostConfig::default());
-    let digest = host.load(&common::guest("diego_scorer")).unwrap();
+    let digest = host.load(&common::guest(guest)).unwrap();
     let config = AuctionConfig::default();
     let native = DiegoScorer::from_config(&config);
-    let wasm = WasmScorer::new(&host, digest, "diego", diego_params(&native), native).unwrap();
+    // The floor: a 0.3 guest that computes nothing (every cell scores 1), so only the ABI,
+    // the calls and the host's side remain. Its plan differs (all ties): not compared.
+    let floor = guest == FLOOR_GUEST;
+    let params = if floor {
+        vec![("mode".to_owned(), 0.0)]
+    } else {
+        diego_params(&native)
+    };
+    let wasm = WasmScorer::new(&host, digest, guest, params, native).unwrap();
     let cells = cells();
-    const RUNS: usize = 5;
+    // More runs (e.g. under a profiler): DIEGO_BENCH_RUNS.
+    let runs: usize = std::env::var("DIEGO_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
 
-    // Best of RUNS: the VM is shared with other builds.
+    // Best of `runs`: the VM is shared with other builds.
     let mut native_time = Duration::MAX;
     let mut wasm_time = Duration::MAX;
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let start = Instant::now();
         let expected = schedule(&cells, lrps(), Vec::new(), &config, &native);
         native_time = native_time.min(start.elapsed());
         let start = Instant::now();
         let actual = schedule(&cells, lrps(), Vec::new(), &config, &wasm);
         wasm_time = wasm_time.min(start.elapsed());
-        assert_eq!(actual, expected, "the wasm scorer must give the same plan");
+        if !floor {
+            assert_eq!(actual, expected, "the wasm scorer must give the same plan");
+        }
     }
     assert_eq!(wasm.fallback_count(), 0, "{:?}", wasm.last_error());
     println!(
-        "auction {CELLS} cells x {LRPS} lrps (best of {RUNS}): native {native_time:?}, wasm \
-         diego:placement@{} rounds {wasm_time:?} ({:.2}x)",
+        "auction {CELLS} cells x {LRPS} lrps (best of {runs}): native {native_time:?}, wasm \
+         {guest} diego:placement@{} rounds {wasm_time:?} ({:.2}x)",
         wasm.abi_version(),
         wasm_time.as_secs_f64() / native_time.as_secs_f64()
     );
 
-    // One placement over every cell, as a one-off round (open + explain), for comparison
-    // with the 0.1 per-call figure.
     let lrp = &lrps()[0];
     let work = WorkView::Lrp(lrp);
     let views: Vec<CellView<'_>> = cells
@@ -137,6 +153,38 @@ fn bench_scorer() {
             proxy_memory_mb: 0,
         })
         .collect();
+
+    // One placement call in an open round, by candidate count: the fixed cost of a call and
+    // the cost per candidate.
+    let states: Vec<&CellState> = cells.iter().collect();
+    let ids: Vec<u32> = (0..CELLS as u32).collect();
+    let mut round = wasm
+        .open_round(&states)
+        .expect("a wasm scorer opens rounds");
+    let mut out = Vec::with_capacity(CELLS);
+    const CALLS: u32 = 20_000;
+    let mut per_call = Vec::new();
+    for n in [1, 10, 100] {
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            out.clear();
+            round.score(&work, &ids[..n], &views[..n], &mut out);
+            std::hint::black_box(&out);
+        }
+        per_call.push(format!("{n} cells {:?}", start.elapsed() / CALLS));
+    }
+    drop(round);
+    println!(
+        "one placement call in an open round ({guest}, diego:placement@{}): {}",
+        wasm.abi_version(),
+        per_call.join(", ")
+    );
+
+    // One placement over every cell, as a one-off round (open + explain), for comparison
+    // with the 0.1 per-call figure. The same for every ABI version: skipped after the first.
+    if guest != "diego_scorer" {
+        return;
+    }
     const ROUNDS: u32 = 1_000;
     let start = Instant::now();
     for _ in 0..ROUNDS {
@@ -155,9 +203,27 @@ fn bench_scorer() {
     );
 }
 
+/// `cargo bench -p diego-wasm-host --bench wasm [-- healthcheck|scorer|scorer-v3|scorer-v2|
+/// scorer-floor]`: everything but the floor by default; `scorer` is both ABI versions.
 fn main() {
-    let port = server();
-    bench_healthcheck(CheckKind::Tcp, port);
-    bench_healthcheck(CheckKind::Http, port);
-    bench_scorer();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
+    if wanted("healthcheck") {
+        let port = server();
+        bench_healthcheck(CheckKind::Tcp, port);
+        bench_healthcheck(CheckKind::Http, port);
+    }
+    // The current ABI (0.3.0, through the SDK), then the same scorer on 0.2.0.
+    if wanted("scorer") || wanted("scorer-v3") {
+        bench_scorer("diego_scorer");
+    }
+    if only.iter().any(|o| o == "scorer-floor") {
+        bench_scorer(FLOOR_GUEST);
+    }
+    if wanted("scorer") || wanted("scorer-v2") {
+        bench_scorer("diego_scorer_v2");
+    }
 }

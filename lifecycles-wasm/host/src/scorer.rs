@@ -1,15 +1,17 @@
 //! The `diego:placement/scorer` world, typed, and its adapter to `diego_auction::Scorer`.
 //!
-//! Two ABI versions are bound (the versioning rule): `0.2.0` scores in rounds (one instance
-//! per auction, cells sent once, one flat call per placement; see `v2`), `0.1.0` with one
-//! fresh-store `score-batch` call per placement (see `v1`). Either way the auction asks once
-//! per placement for every candidate ([`Scorer::open_round`]). A failed call (trap, fuel,
+//! Three ABI versions are bound (the versioning rule): `0.3.0` scores in rounds with flat
+//! numeric lists (columnar cells and loads, interned strings; see `v3`), `0.2.0` in rounds
+//! with lists of records (see `v2`), `0.1.0` with one fresh-store `score-batch` call per
+//! placement (see `v1`). Either way the auction asks once per placement for every candidate
+//! ([`Scorer::open_round`]). A failed call (trap, fuel,
 //! deadline, memory, malformed output) ends the plugin's part in that round: the rest is
 //! scored by the native fallback, and the round reports the failure so the auctioneer can
 //! re-plan the auction with the default scorer and record why.
 
 mod v1;
 mod v2;
+mod v3;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,6 +71,59 @@ pub(crate) fn checked(parts: ScoreParts) -> Result<ScoreParts, WasmError> {
 enum Abi {
     V1(v1::Pre),
     V2(v2::Pre),
+    V3(v3::Pre),
+}
+
+/// An open round of a 0.2 or 0.3 component. One per auction round, so the 0.3 session's
+/// larger size (its string tables) is not worth a box.
+#[allow(clippy::large_enum_variant)]
+enum Session<'h> {
+    V2(v2::Session<'h>),
+    V3(v3::Session<'h>),
+}
+
+impl<'h> Session<'h> {
+    /// `None` for 0.1, which has no rounds.
+    fn open(
+        host: &'h WasmHost,
+        abi: &Abi,
+        params: &[(String, f64)],
+        cells: &[&CellState],
+    ) -> Option<Result<Self, WasmError>> {
+        match abi {
+            Abi::V1(_) => None,
+            Abi::V2(pre) => Some(v2::Session::open(host, pre, params, cells).map(Session::V2)),
+            Abi::V3(pre) => Some(v3::Session::open(host, pre, params, cells).map(Session::V3)),
+        }
+    }
+
+    fn score(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut Vec<Option<ScoreParts>>,
+    ) -> Result<(), WasmError> {
+        match self {
+            Session::V2(session) => {
+                out.extend(session.score(work, ids, cells)?);
+                Ok(())
+            }
+            Session::V3(session) => session.score(work, ids, cells, out),
+        }
+    }
+
+    fn explain(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+    ) -> Result<Vec<BatchVerdict>, WasmError> {
+        match self {
+            Session::V2(session) => session.explain(work, ids, cells),
+            Session::V3(session) => session.explain(work, ids, cells),
+        }
+    }
 }
 
 pub struct WasmScorer {
@@ -94,15 +149,19 @@ impl WasmScorer {
         fallback: DiegoScorer,
     ) -> Result<Self, WasmError> {
         let instance = host.instance_pre(&digest)?;
-        let abi = match v2::pre(instance.clone()) {
-            Ok(pre) => Abi::V2(pre),
-            Err(v2_error) => match v1::pre(instance) {
-                Ok(pre) => Abi::V1(pre),
-                Err(v1_error) => {
-                    return Err(WasmError::Invalid(format!(
-                        "not a scorer component: {v2_error:#}; nor a 0.1.0 one: {v1_error:#}"
-                    )))
-                }
+        let abi = match v3::pre(instance.clone()) {
+            Ok(pre) => Abi::V3(pre),
+            Err(v3_error) => match v2::pre(instance.clone()) {
+                Ok(pre) => Abi::V2(pre),
+                Err(v2_error) => match v1::pre(instance) {
+                    Ok(pre) => Abi::V1(pre),
+                    Err(v1_error) => {
+                        return Err(WasmError::Invalid(format!(
+                            "not a scorer component: {v3_error:#}; nor a 0.2.0 one: \
+                             {v2_error:#}; nor a 0.1.0 one: {v1_error:#}"
+                        )))
+                    }
+                },
             },
         };
         Ok(Self {
@@ -126,6 +185,7 @@ impl WasmScorer {
         match self.abi {
             Abi::V1(_) => "0.1.0",
             Abi::V2(_) => "0.2.0",
+            Abi::V3(_) => "0.3.0",
         }
     }
 
@@ -143,20 +203,22 @@ impl WasmScorer {
     }
 
     /// Scores `cells` for `work` in one guest call: one verdict per cell, in order (a
-    /// one-off round under 0.2.0).
+    /// one-off round under 0.2.0 and 0.3.0).
     pub fn score_batch(
         &self,
         work: &WorkView<'_>,
         cells: &[CellView<'_>],
     ) -> Result<Vec<BatchVerdict>, WasmError> {
-        match &self.abi {
-            Abi::V1(pre) => v1::score_batch(&self.host, pre, &self.params, work, cells),
-            Abi::V2(pre) => {
-                let states: Vec<&CellState> = cells.iter().map(|v| v.cell).collect();
+        let states: Vec<&CellState> = cells.iter().map(|v| v.cell).collect();
+        match Session::open(&self.host, &self.abi, &self.params, &states) {
+            Some(session) => {
                 let ids: Vec<u32> = (0..cells.len() as u32).collect();
-                let mut session = v2::Session::open(&self.host, pre, &self.params, &states)?;
-                session.explain(work, &ids, cells)
+                session?.explain(work, &ids, cells)
             }
+            None => match &self.abi {
+                Abi::V1(pre) => v1::score_batch(&self.host, pre, &self.params, work, cells),
+                _ => Err(WasmError::Host("no round for this abi".into())),
+            },
         }
     }
 
@@ -206,11 +268,10 @@ impl Scorer for WasmScorer {
             session: None,
             failed: None,
         };
-        if let Abi::V2(pre) = &self.abi {
-            match v2::Session::open(&self.host, pre, &self.params, cells) {
-                Ok(session) => round.session = Some(session),
-                Err(error) => round.fail(error),
-            }
+        match Session::open(&self.host, &self.abi, &self.params, cells) {
+            Some(Ok(session)) => round.session = Some(session),
+            Some(Err(error)) => round.fail(error),
+            None => {}
         }
         Some(Box::new(round))
     }
@@ -219,7 +280,7 @@ impl Scorer for WasmScorer {
 /// A plugin's part in one auction; after its first failure, the fallback's.
 struct PluginRound<'s> {
     scorer: &'s WasmScorer,
-    session: Option<v2::Session<'s>>,
+    session: Option<Session<'s>>,
     failed: Option<WasmError>,
 }
 
@@ -237,26 +298,14 @@ impl PluginRound<'_> {
         work: &WorkView<'_>,
         ids: &[u32],
         cells: &[CellView<'_>],
-        explain: bool,
     ) -> Result<Vec<BatchVerdict>, WasmError> {
         match (&self.scorer.abi, self.session.as_mut()) {
-            (Abi::V2(_), Some(session)) if explain => session.explain(work, ids, cells),
-            (Abi::V2(_), Some(session)) => Ok(session
-                .score(work, ids, cells)?
-                .into_iter()
-                .map(|parts| match parts {
-                    Some(parts) => BatchVerdict::Score {
-                        parts,
-                        named: Vec::new(),
-                    },
-                    None => BatchVerdict::Reject(String::new()),
-                })
-                .collect()),
-            (Abi::V1(pre), _) => {
+            (_, Some(session)) => session.explain(work, ids, cells),
+            (Abi::V1(pre), None) => {
                 let s = self.scorer;
                 v1::score_batch(&s.host, pre, &s.params, work, cells)
             }
-            (Abi::V2(_), None) => Err(WasmError::Host("round is not open".into())),
+            (_, None) => Err(WasmError::Host("round is not open".into())),
         }
     }
 }
@@ -270,25 +319,23 @@ impl ScoreRound for PluginRound<'_> {
         out: &mut Vec<Option<ScoreParts>>,
     ) {
         if self.failed.is_none() {
-            // The hot path of 0.2.0 skips building verdicts.
-            let answer = match (&self.scorer.abi, self.session.as_mut()) {
-                (Abi::V2(_), Some(session)) => session.score(work, ids, cells),
-                _ => self.call(work, ids, cells, false).map(|verdicts| {
-                    verdicts
-                        .into_iter()
-                        .map(|v| match v {
-                            BatchVerdict::Score { parts, .. } => Some(parts),
-                            BatchVerdict::Reject(_) => None,
-                        })
-                        .collect()
+            let start = out.len();
+            // The hot path of 0.2.0 and 0.3.0 skips building verdicts.
+            let answer = match self.session.as_mut() {
+                Some(session) => session.score(work, ids, cells, out),
+                None => self.call(work, ids, cells).map(|verdicts| {
+                    out.extend(verdicts.into_iter().map(|v| match v {
+                        BatchVerdict::Score { parts, .. } => Some(parts),
+                        BatchVerdict::Reject(_) => None,
+                    }))
                 }),
             };
             match answer {
-                Ok(parts) => {
-                    out.extend(parts);
-                    return;
+                Ok(()) => return,
+                Err(error) => {
+                    out.truncate(start);
+                    self.fail(error)
                 }
-                Err(error) => self.fail(error),
             }
         }
         let fallback = &self.scorer.fallback;
@@ -302,7 +349,7 @@ impl ScoreRound for PluginRound<'_> {
         cells: &[CellView<'_>],
     ) -> Vec<CellScore> {
         if self.failed.is_none() {
-            match self.call(work, ids, cells, true) {
+            match self.call(work, ids, cells) {
                 Ok(verdicts) => {
                     return verdicts
                         .into_iter()

@@ -1,7 +1,8 @@
-//! `diego:placement@0.2.0` rounds through the auction: a misbehaving plugin (endless loop,
-//! memory hog, trap, malformed output) fails within its limits, the rest of the round is
-//! scored by the fallback, and the plan reports the failure; a component exporting no scorer
-//! is refused.
+//! `diego:placement@0.3.0` and `@0.2.0` rounds through the auction: a misbehaving plugin
+//! (endless loop, memory hog, trap, malformed output) fails within its limits with a typed
+//! error, the rest of the round is scored by the fallback, and the plan reports the failure;
+//! a component exporting no scorer is refused. Every case runs against both ABI versions'
+//! fixtures (`misbehave_scorer_v3`, `misbehave_scorer`).
 
 mod common;
 
@@ -13,8 +14,14 @@ use diego_auction::{
 };
 use diego_wasm_host::{HostConfig, WasmError, WasmHost, WasmScorer};
 
-fn misbehave(host: &Arc<WasmHost>, mode: f64, after: f64) -> WasmScorer {
-    let digest = host.load(&common::guest("misbehave_scorer")).unwrap();
+/// The misbehaving fixtures: (guest, the ABI version it was built against).
+const FIXTURES: [(&str, &str); 2] = [
+    ("misbehave_scorer_v3", "0.3.0"),
+    ("misbehave_scorer", "0.2.0"),
+];
+
+fn misbehave(host: &Arc<WasmHost>, guest: &str, mode: f64, after: f64) -> WasmScorer {
+    let digest = host.load(&common::guest(guest)).unwrap();
     let params = vec![("mode".to_owned(), mode), ("after".to_owned(), after)];
     WasmScorer::new(host, digest, "misbehave", params, DiegoScorer::default()).unwrap()
 }
@@ -42,8 +49,8 @@ fn lrps() -> Vec<LrpStart> {
 
 /// Runs an auction where the plugin misbehaves from its third call on; returns the plan's
 /// failures and how long the auction took.
-fn auction(host: &Arc<WasmHost>, mode: f64, explain: bool) -> (Vec<String>, Duration) {
-    let plugin = misbehave(host, mode, 2.0);
+fn auction(host: &Arc<WasmHost>, guest: &str, mode: f64, explain: bool) -> (Vec<String>, Duration) {
+    let plugin = misbehave(host, guest, mode, 2.0);
     let composite = CompositeScorer::new()
         .with(1.0, Box::new(DiegoScorer::default()))
         .with(1.0, Box::new(plugin));
@@ -59,6 +66,9 @@ fn auction(host: &Arc<WasmHost>, mode: f64, explain: bool) -> (Vec<String>, Dura
     (plan.scorer_failures, took)
 }
 
+/// Whether an error is the expected typed one.
+type IsError = fn(&WasmError) -> bool;
+
 fn limited() -> HostConfig {
     HostConfig {
         fuel: 50_000_000,
@@ -68,13 +78,13 @@ fn limited() -> HostConfig {
     }
 }
 
-fn expect_failure(mode: f64, explain: bool, expected: &str) {
+fn expect_failure(guest: &str, mode: f64, explain: bool, expected: &str) {
     let host = common::host(limited());
-    let (failures, took) = auction(&host, mode, explain);
-    assert_eq!(failures.len(), 1, "{failures:?}");
+    let (failures, took) = auction(&host, guest, mode, explain);
+    assert_eq!(failures.len(), 1, "{guest}: {failures:?}");
     assert!(
         failures[0].contains("scorer misbehave (sha256:") && failures[0].contains(expected),
-        "{failures:?} should say {expected:?}"
+        "{guest}: {failures:?} should say {expected:?}"
     );
     // Within the limits: one deadline (200 ms) plus scheduling slack, never a hang.
     assert!(took < Duration::from_secs(10), "{took:?}");
@@ -83,15 +93,19 @@ fn expect_failure(mode: f64, explain: bool, expected: &str) {
 #[test]
 fn a_well_behaved_plugin_reports_no_failure() {
     let host = common::host(limited());
-    for explain in [false, true] {
-        let (failures, _) = auction(&host, 0.0, explain);
-        assert!(failures.is_empty(), "{failures:?}");
+    for (guest, _) in FIXTURES {
+        for explain in [false, true] {
+            let (failures, _) = auction(&host, guest, 0.0, explain);
+            assert!(failures.is_empty(), "{guest}: {failures:?}");
+        }
     }
 }
 
 #[test]
 fn an_endless_loop_fails_the_plugin_out_of_fuel() {
-    expect_failure(1.0, false, "out of fuel");
+    for (guest, _) in FIXTURES {
+        expect_failure(guest, 1.0, false, "out of fuel");
+    }
 }
 
 #[test]
@@ -100,48 +114,106 @@ fn an_endless_loop_with_unbounded_fuel_hits_the_deadline() {
         fuel: u64::MAX / 2,
         ..limited()
     });
-    let (failures, took) = auction(&host, 1.0, false);
-    assert!(failures[0].contains("epoch deadline"), "{failures:?}");
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    for (guest, _) in FIXTURES {
+        let (failures, took) = auction(&host, guest, 1.0, false);
+        assert!(
+            failures[0].contains("epoch deadline"),
+            "{guest}: {failures:?}"
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
 }
 
 #[test]
 fn a_guest_sleeping_in_a_host_call_hits_the_deadline() {
-    expect_failure(7.0, true, "epoch deadline");
+    for (guest, _) in FIXTURES {
+        expect_failure(guest, 7.0, true, "epoch deadline");
+    }
 }
 
 #[test]
 fn a_memory_hog_is_stopped_by_the_limiter() {
-    expect_failure(2.0, false, "memory limit");
+    for (guest, _) in FIXTURES {
+        expect_failure(guest, 2.0, false, "memory limit");
+    }
 }
 
 #[test]
 fn a_trap_fails_the_plugin() {
-    expect_failure(3.0, true, "trapped");
+    for (guest, _) in FIXTURES {
+        expect_failure(guest, 3.0, true, "trapped");
+        expect_failure(guest, 3.0, false, "trapped");
+    }
 }
 
 #[test]
 fn a_trap_when_the_round_opens_fails_the_plugin() {
-    expect_failure(8.0, false, "trapped");
+    for (guest, _) in FIXTURES {
+        expect_failure(guest, 8.0, false, "trapped");
+    }
 }
 
 #[test]
 fn malformed_output_fails_the_plugin_with_the_reason() {
-    expect_failure(4.0, false, "malformed guest output: 5 scores for 6 cells");
-    expect_failure(5.0, false, "score term plugin is NaN");
-    expect_failure(6.0, false, "rejection of position");
+    expect_failure(
+        "misbehave_scorer",
+        4.0,
+        false,
+        "malformed guest output: 5 scores for 6 cells",
+    );
+    // 0.3.0: a wrong-length part list, from `score` and from `explain`.
+    expect_failure(
+        "misbehave_scorer_v3",
+        4.0,
+        false,
+        "malformed guest output: 30 score parts for 6 cells (6 per cell)",
+    );
+    expect_failure(
+        "misbehave_scorer_v3",
+        4.0,
+        true,
+        "malformed guest output: 5 verdicts for 6 cells",
+    );
+    for (guest, _) in FIXTURES {
+        expect_failure(guest, 5.0, false, "score term plugin is NaN");
+        expect_failure(guest, 6.0, false, "rejection of position");
+    }
+}
+
+#[test]
+fn a_trap_while_interning_the_rounds_strings_fails_the_plugin() {
+    // 0.3.0 only: `intern` is called before the first placement naming new strings.
+    expect_failure("misbehave_scorer_v3", 9.0, false, "trapped");
 }
 
 #[test]
 fn the_failure_is_counted_and_kept() {
     let host = common::host(limited());
-    let plugin = misbehave(&host, 3.0, 0.0);
     let config = AuctionConfig::default();
-    let plan = schedule(&cells(), lrps(), Vec::new(), &config, &plugin);
-    assert_eq!(plan.placed_count(), 8);
-    assert_eq!(plugin.fallback_count(), 1, "one failure per round");
-    assert!(matches!(plugin.last_error(), Some(WasmError::Trap(_))));
-    assert_eq!(plugin.abi_version(), "0.2.0");
+    for (guest, version) in FIXTURES {
+        let plugin = misbehave(&host, guest, 3.0, 0.0);
+        let plan = schedule(&cells(), lrps(), Vec::new(), &config, &plugin);
+        assert_eq!(plan.placed_count(), 8);
+        assert_eq!(plugin.fallback_count(), 1, "one failure per round");
+        assert!(matches!(plugin.last_error(), Some(WasmError::Trap(_))));
+        assert_eq!(plugin.abi_version(), version);
+    }
+    // The typed errors of the other limits, on 0.3.0.
+    let cases: [(f64, IsError); 3] = [
+        (1.0, |e| matches!(e, WasmError::OutOfFuel)),
+        (2.0, |e| matches!(e, WasmError::MemoryLimit)),
+        (4.0, |e| matches!(e, WasmError::Malformed(_))),
+    ];
+    for (mode, expected) in cases {
+        let plugin = misbehave(&host, "misbehave_scorer_v3", mode, 0.0);
+        let plan = schedule(&cells(), lrps(), Vec::new(), &config, &plugin);
+        assert_eq!(plan.placed_count(), 8, "mode {mode}");
+        let error = plugin.last_error();
+        assert!(
+            error.as_ref().is_some_and(expected),
+            "mode {mode}: {error:?}"
+        );
+    }
 }
 
 #[test]

@@ -64,13 +64,18 @@ impl From<m::Event> for w::Event {
                 since,
             }),
         };
-        w::Event { kind: Some(kind) }
+        // The trace id is not part of the domain event: it travels beside
+        // it (`WatchedEvent`, the store's change log).
+        w::Event {
+            kind: Some(kind),
+            trace_id: String::new(),
+        }
     }
 }
 
 impl FromWire<w::Event> for m::Event {
     fn from_wire(v: w::Event, path: &str) -> Result<Self, ModelError> {
-        let w::Event { kind } = v;
+        let w::Event { kind, trace_id: _ } = v;
         let kind = required(kind, path, "kind")?;
         Ok(match kind {
             Kind::TaskCreated(w::TaskCreated { task }) => {
@@ -149,20 +154,38 @@ impl FromWire<w::Event> for m::Event {
 }
 try_from_wire!(m::Event, w::Event, "event");
 
+/// The gRPC metadata key (an HTTP/2 header) that carries a call's trace id
+/// into the BBS, which records it on the call's events; the original's
+/// `X-Vcap-Request-Id`, so one id follows a request through the gateway.
+pub const TRACE_ID_METADATA: &str = "x-vcap-request-id";
+
+/// A domain event as the wire event, carrying `trace_id`.
+pub fn traced_event(event: m::Event, trace_id: String) -> w::Event {
+    let mut out: w::Event = event.into();
+    out.trace_id = trace_id;
+    out
+}
+
 /// One event of a watch and the store revision that produced it; a client
-/// resumes a watch from the last revision it saw.
+/// resumes a watch from the last revision it saw. `trace_id` is the request
+/// id of the call that caused it (empty for the BBS's own changes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchedEvent {
     pub revision: u64,
     pub event: m::Event,
+    pub trace_id: String,
 }
 
 impl From<WatchedEvent> for w::WatchEvent {
     fn from(d: WatchedEvent) -> Self {
-        let WatchedEvent { revision, event } = d;
+        let WatchedEvent {
+            revision,
+            event,
+            trace_id,
+        } = d;
         w::WatchEvent {
             revision,
-            event: Some(event.into()),
+            event: Some(traced_event(event, trace_id)),
         }
     }
 }
@@ -170,9 +193,14 @@ impl From<WatchedEvent> for w::WatchEvent {
 impl FromWire<w::WatchEvent> for WatchedEvent {
     fn from_wire(v: w::WatchEvent, path: &str) -> Result<Self, ModelError> {
         let w::WatchEvent { revision, event } = v;
+        let trace_id = event
+            .as_ref()
+            .map(|e| e.trace_id.clone())
+            .unwrap_or_default();
         Ok(WatchedEvent {
             revision,
             event: required_from(event, path, "event")?,
+            trace_id,
         })
     }
 }

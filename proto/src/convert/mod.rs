@@ -14,6 +14,7 @@
 
 mod action;
 mod actual;
+pub mod auctioneer;
 mod cell;
 mod check;
 mod common;
@@ -22,7 +23,7 @@ mod event;
 pub mod requests;
 mod task;
 
-pub use event::WatchedEvent;
+pub use event::{traced_event, WatchedEvent, TRACE_ID_METADATA};
 
 use diego_model::ModelError;
 

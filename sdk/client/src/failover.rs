@@ -27,6 +27,8 @@ pub struct FailoverChannel {
     /// The replica that answered last; tried first.
     current: Arc<AtomicUsize>,
     failover_budget: Duration,
+    /// Sent as `x-vcap-request-id` on every request (see `Client::with_trace_id`).
+    trace_id: Option<http::HeaderValue>,
 }
 
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
@@ -38,6 +40,15 @@ impl FailoverChannel {
             channels: channels.into(),
             current: Arc::new(AtomicUsize::new(0)),
             failover_budget,
+            trace_id: None,
+        }
+    }
+
+    /// The same replicas (and the same current one), sending `trace_id`.
+    pub fn traced(&self, trace_id: http::HeaderValue) -> Self {
+        FailoverChannel {
+            trace_id: Some(trace_id),
+            ..self.clone()
         }
     }
 }
@@ -72,7 +83,12 @@ impl tower_service::Service<http::Request<Body>> for FailoverChannel {
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
+            if let Some(id) = &this.trace_id {
+                parts
+                    .headers
+                    .insert(diego_proto::convert::TRACE_ID_METADATA, id.clone());
+            }
             // unary and server-streaming requests: the body is one message,
             // already complete, so it can be replayed to another replica
             let bytes = body.collect().await?.to_bytes();

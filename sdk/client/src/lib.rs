@@ -31,6 +31,7 @@ pub struct TlsFiles {
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: BbsClient<FailoverChannel>,
+    channel: FailoverChannel,
 }
 
 /// How long a request waits for an active BBS among several replicas (a
@@ -71,6 +72,9 @@ pub(crate) fn missing(field: &str) -> ModelError {
 pub struct WatchedEvent {
     pub revision: u64,
     pub event: Event,
+    /// The request id of the call that caused the event (empty for the
+    /// BBS's own changes, such as convergence and auctions).
+    pub trace_id: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -171,8 +175,23 @@ impl Client {
 
     fn over(channel: FailoverChannel) -> Client {
         Client {
-            inner: BbsClient::new(channel).max_decoding_message_size(256 * 1024 * 1024),
+            inner: BbsClient::new(channel.clone()).max_decoding_message_size(256 * 1024 * 1024),
+            channel,
         }
+    }
+
+    /// This client (same connections) sending `trace_id` as the request id
+    /// of every call; the BBS records it on the events those calls cause
+    /// (the original's `X-Vcap-Request-Id`). An id that is not a valid
+    /// header value is refused naming it.
+    pub fn with_trace_id(&self, trace_id: &str) -> Result<Client> {
+        let value = http::HeaderValue::from_str(trace_id).map_err(|_| {
+            ModelError::invalid_field(
+                "trace_id",
+                &format!("{trace_id:?} is not a valid header value"),
+            )
+        })?;
+        Ok(Client::over(self.channel.traced(value)))
     }
 
     pub async fn ping(&self) -> Result<bool> {
@@ -384,10 +403,12 @@ impl Client {
             .into_inner();
         Ok(stream.map(|item| {
             let ev = item.map_err(err)?;
-            let event = Event::try_from(ev.event.ok_or_else(|| missing("event"))?)?;
+            let mut wire = ev.event.ok_or_else(|| missing("event"))?;
+            let trace_id = std::mem::take(&mut wire.trace_id);
             Ok(WatchedEvent {
                 revision: ev.revision,
-                event,
+                event: Event::try_from(wire)?,
+                trace_id,
             })
         }))
     }

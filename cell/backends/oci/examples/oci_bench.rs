@@ -1,40 +1,238 @@
 //! create -> running for N busybox `sleep` containers through the executor on runc,
-//! `CONCURRENCY` at a time; prints p50/p99 latencies and teardown time.
-//! Usage: cargo run --release -p diego-backend-oci --example oci_bench [-- N CONCURRENCY]
+//! CONCURRENCY at a time; prints p50/p99 latencies, the per-phase breakdown of the
+//! backend's create and destroy, and teardown time.
+//!
+//! Usage: cargo run --release -p diego-backend-oci --example oci_bench --
+//!        [N] [CONCURRENCY] [--no-ports] [--hold-s SECONDS]
+//!
+//! `--hold-s` keeps all N running for SECONDS before the teardown and reports the
+//! process's RSS and CPU while idle, the runc exec processes holding the Run actions,
+//! the containers' memory (their cgroups) and the cell's disk use: the 250-containers
+//! density figures of issue 4 (`-- 250 10 --hold-s 30`).
+//!
+//! Environment: OCI_BENCH_CNI_CONCURRENCY=N bounds concurrent CNI plugin runs;
+//! OCI_BENCH_MASQ_PER_CONTAINER=1 uses the bridge plugin's per-container masquerade.
+//!
+//! Cell 90 of the test numbering: subnet 10.255.100.0/24, host ports 61000-61249.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diego_backend_oci::{OciBackend, OciConfig};
+use diego_backend_oci::{OciBackend, OciConfig, PhaseTimings};
 use diego_executor::*;
 use diego_model::Action;
 use futures::stream::{self, StreamExt};
+use tokio::sync::oneshot;
+
+const CELL_NUMBER: u32 = 90;
 
 fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
     let idx = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
     sorted_ms[idx]
 }
 
-async fn until_running(exec: &Executor, guid: &str) {
-    loop {
-        match exec.get(guid).map(|c| c.state) {
-            Some(ContainerState::Running) => return,
-            Some(ContainerState::Completed) => {
-                panic!("{guid} completed: {:?}", exec.get(guid).unwrap().run_result)
-            }
-            _ => tokio::time::sleep(Duration::from_millis(2)).await,
-        }
-    }
-}
-
 fn summary(label: &str, mut ms: Vec<f64>) {
+    if ms.is_empty() {
+        return;
+    }
     ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "{label}: n={} p50={:.1}ms p99={:.1}ms max={:.1}ms",
+        "{label:<28} n={:<4} p50={:>8.1}ms p99={:>8.1}ms max={:>8.1}ms",
         ms.len(),
         percentile(&ms, 0.5),
         percentile(&ms, 0.99),
         ms.last().copied().unwrap_or(0.0)
+    );
+}
+
+/// p50/p99 of every phase, in the order the phases first appeared.
+fn phase_table(title: &str, all: &[PhaseTimings]) {
+    let (mut order, mut inner): (Vec<&'static str>, Vec<&'static str>) = (Vec::new(), Vec::new());
+    let mut by_phase: HashMap<&'static str, Vec<f64>> = HashMap::new();
+    for t in all {
+        for (name, d) in &t.phases {
+            if !order.contains(name) {
+                order.push(name);
+            }
+            by_phase
+                .entry(name)
+                .or_default()
+                .push(d.as_secs_f64() * 1000.0);
+        }
+        for (name, d) in &t.overlapped {
+            if !inner.contains(name) {
+                inner.push(name);
+            }
+            by_phase
+                .entry(name)
+                .or_default()
+                .push(d.as_secs_f64() * 1000.0);
+        }
+    }
+    println!("{title} phases:");
+    for name in order {
+        summary(
+            &format!("  {name}"),
+            by_phase.remove(name).unwrap_or_default(),
+        );
+    }
+    for name in inner {
+        summary(
+            &format!("    inside: {name}"),
+            by_phase.remove(name).unwrap_or_default(),
+        );
+    }
+    summary(
+        "  sum of phases",
+        all.iter()
+            .map(|t| t.total().as_secs_f64() * 1000.0)
+            .collect(),
+    );
+}
+
+/// Sends each container's Running instant to whoever registered its guid; a
+/// container that completes instead is a benchmark failure.
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Instant, String>>>>>;
+
+fn watch_running(exec: &Executor) -> Waiters {
+    let waiters: Waiters = Arc::default();
+    let mut events = exec.subscribe();
+    let w = waiters.clone();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            let outcome = match event.kind {
+                ContainerEventKind::Running => Ok(Instant::now()),
+                ContainerEventKind::Completed => {
+                    Err(format!("completed: {:?}", event.container.run_result))
+                }
+                ContainerEventKind::Reserved => continue,
+            };
+            if let Some(tx) = w.lock().unwrap().remove(&event.guid) {
+                let _ = tx.send(outcome);
+            }
+        }
+    });
+    waiters
+}
+
+fn proc_field_kb(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// utime + stime of this process in clock ticks.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_comm = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // fields[0] is the state (field 3): utime and stime are fields 14 and 15.
+    fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0u64)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0u64)
+}
+
+/// Proportional set size (shared pages split between their users) in KiB.
+fn pss_kb(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// (count, summed RSS, summed PSS in KiB) of this process's direct children (the
+/// `runc exec`s).
+fn children() -> (usize, u64, u64) {
+    let me = std::process::id().to_string();
+    let mut count = 0;
+    let (mut rss_kb, mut pss_total_kb) = (0, 0);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .map(str::trim);
+        if ppid == Some(me.as_str()) {
+            count += 1;
+            rss_kb += proc_field_kb(&pid, "VmRSS:");
+            pss_total_kb += pss_kb(&pid);
+        }
+    }
+    (count, rss_kb, pss_total_kb)
+}
+
+fn container_memory_bytes(backend: &OciBackend, guids: &[String]) -> u64 {
+    guids
+        .iter()
+        .filter_map(|g| {
+            let rel = backend.cgroups_path(g);
+            let v1 = format!("/sys/fs/cgroup/memory{rel}/memory.usage_in_bytes");
+            let v2 = format!("/sys/fs/cgroup{rel}/memory.current");
+            std::fs::read_to_string(v1)
+                .or_else(|_| std::fs::read_to_string(v2))
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+fn du_kb(path: &std::path::Path) -> u64 {
+    // -x: the overlay mounts below are the containers' merged views, not disk.
+    let out = std::process::Command::new("du")
+        .args(["-skx"])
+        .arg(path)
+        .output()
+        .expect("du");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn hold(backend: &OciBackend, state_dir: &std::path::Path, guids: &[String], secs: u64) {
+    let me = std::process::id().to_string();
+    let rss_before = proc_field_kb(&me, "VmRSS:");
+    // Let the spawn-time work settle before measuring idle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let (t0, c0) = (Instant::now(), cpu_ticks());
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let cpu_s = (cpu_ticks() - c0) as f64 / ticks_per_s;
+    let wall_s = t0.elapsed().as_secs_f64();
+    let (n_children, children_kb, children_pss_kb) = children();
+    println!("idle with {} containers running:", guids.len());
+    println!(
+        "  executor process: RSS {:.1} MiB, PSS {:.1} MiB (RSS at all-running {:.1} MiB), CPU {:.2}% of one core over {:.0}s",
+        proc_field_kb(&me, "VmRSS:") as f64 / 1024.0,
+        pss_kb(&me) as f64 / 1024.0,
+        rss_before as f64 / 1024.0,
+        100.0 * cpu_s / wall_s,
+        wall_s
+    );
+    println!(
+        "  runc exec processes (one per Run action): {n_children}, RSS {:.1} MiB total, PSS {:.1} MiB total",
+        children_kb as f64 / 1024.0,
+        children_pss_kb as f64 / 1024.0
+    );
+    println!(
+        "  containers' cgroup memory: {:.1} MiB total",
+        container_memory_bytes(backend, guids) as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "  cell state dir on disk: {:.1} MiB",
+        du_kb(state_dir) as f64 / 1024.0
     );
 }
 
@@ -44,15 +242,50 @@ async fn main() {
         eprintln!("oci_bench needs root and runc: {reason}");
         return;
     }
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let with_ports = !raw.iter().any(|a| a == "--no-ports");
+    let hold_s: Option<u64> = raw
+        .iter()
+        .position(|a| a == "--hold-s")
+        .and_then(|i| raw.get(i + 1)?.parse().ok());
+    let numbers: Vec<usize> = raw
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || raw[i - 1] != "--hold-s")
+        .filter_map(|(_, a)| a.parse().ok())
         .collect();
     let (count, concurrency) = (
-        args.first().copied().unwrap_or(100),
-        args.get(1).copied().unwrap_or(10),
+        numbers.first().copied().unwrap_or(100),
+        numbers.get(1).copied().unwrap_or(10),
     );
-    let backend = OciBackend::new(OciConfig::new("bench", 250));
+    let mut oci = OciConfig::new("bench-90", (10 + CELL_NUMBER) as u8);
+    let port_base = 61_000 + (CELL_NUMBER % 18) * 250;
+    oci.net.host_port_range = (port_base, port_base + 249);
+    oci.record_timings = true;
+    // Variants for before/after figures in one build.
+    if let Some(n) = std::env::var("OCI_BENCH_CNI_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        oci.cni_concurrency = n;
+    }
+    if std::env::var_os("OCI_BENCH_MASQ_PER_CONTAINER").is_some() {
+        oci.net.cell_masquerade = false;
+    }
+    let variant = format!(
+        "cni concurrency {}, {} masquerade",
+        match oci.cni_concurrency {
+            0 => "unlimited".to_string(),
+            n => n.to_string(),
+        },
+        if oci.net.cell_masquerade {
+            "cell-wide"
+        } else {
+            "per-container"
+        }
+    );
+    let state_dir = oci.state_dir.clone();
+    let backend = OciBackend::new(oci);
     for guid in backend.list().await.unwrap() {
         backend.destroy(&guid).await.unwrap();
     }
@@ -66,6 +299,7 @@ async fn main() {
         ..ExecutorConfig::default()
     };
     let exec = Executor::new(backend.clone() as Arc<dyn Backend>, cfg);
+    let waiters = watch_running(&exec);
     let guids: Vec<String> = (0..count).map(|i| format!("bench-{i:04}")).collect();
     let reqs = guids
         .iter()
@@ -81,14 +315,21 @@ async fn main() {
     let started = Instant::now();
     let create_ms: Vec<f64> = stream::iter(guids.clone())
         .map(|guid| {
-            let exec = exec.clone();
+            let (exec, waiters) = (exec.clone(), waiters.clone());
             async move {
+                let (tx, rx) = oneshot::channel();
+                waiters.lock().unwrap().insert(guid.clone(), tx);
                 let t = Instant::now();
                 let mut req = RunRequest::new(Lifecycle::Lrp, Action::run("/bin/sleep", &["3600"]));
-                req.ports = vec![8080];
+                if with_ports {
+                    req.ports = vec![8080];
+                }
                 exec.run(&guid, req).await.unwrap();
-                until_running(&exec, &guid).await;
-                t.elapsed().as_secs_f64() * 1000.0
+                let running_at = rx
+                    .await
+                    .expect("event watcher alive")
+                    .unwrap_or_else(|e| panic!("{guid} {e}"));
+                (running_at - t).as_secs_f64() * 1000.0
             }
         })
         .buffer_unordered(concurrency)
@@ -96,8 +337,12 @@ async fn main() {
         .await;
     let create_total = started.elapsed();
 
+    if let Some(secs) = hold_s {
+        hold(&backend, &state_dir, &guids, secs).await;
+    }
+
     let started = Instant::now();
-    let delete_ms: Vec<f64> = stream::iter(guids)
+    let delete_ms: Vec<f64> = stream::iter(guids.clone())
         .map(|guid| {
             let exec = exec.clone();
             async move {
@@ -111,7 +356,24 @@ async fn main() {
         .await;
     let delete_total = started.elapsed();
 
-    println!("oci_bench: {count} busybox sleep containers (with one mapped port), concurrency {concurrency}");
+    let (mut creates, mut destroys) = (Vec::new(), Vec::new());
+    for guid in &guids {
+        let (c, d) = backend.take_timings(guid);
+        creates.extend(c);
+        destroys.extend(d);
+    }
+    backend
+        .remove_cell_network()
+        .await
+        .expect("remove the cell's bridge and masquerade rule");
+    println!(
+        "oci_bench: {count} busybox sleep containers ({}), concurrency {concurrency}, {variant}",
+        if with_ports {
+            "one mapped port each"
+        } else {
+            "no ports"
+        }
+    );
     summary("create->running", create_ms);
     println!(
         "create->running total: {:.2}s ({:.1} containers/s)",
@@ -120,4 +382,6 @@ async fn main() {
     );
     summary("teardown (stop+destroy)", delete_ms);
     println!("teardown total: {:.2}s", delete_total.as_secs_f64());
+    phase_table("backend create", &creates);
+    phase_table("backend destroy", &destroys);
 }

@@ -12,7 +12,10 @@ mod files;
 mod net;
 mod process;
 mod rootfs;
+mod sys;
+mod timing;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,14 +23,18 @@ use async_trait::async_trait;
 use diego_executor::{
     Backend, ContainerInfo, ContainerSpec, ExecutorError, FileEntry, PortMap, ProcessSpec, Spawned,
 };
-use tokio::sync::Mutex as AsyncMutex;
+use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 
 pub use error::OciError;
 pub use net::{NetConfig, NetState};
 pub use rootfs::BUSYBOX_ROOTFS;
+pub use timing::PhaseTimings;
 
 use error::Result;
 use net::PortPool;
+
+/// runc writes the container init's host pid here (`run --pid-file`).
+const INIT_PID_FILE: &str = "init.pid";
 
 #[derive(Debug, Clone)]
 pub struct OciConfig {
@@ -37,6 +44,11 @@ pub struct OciConfig {
     /// Where the shared read-only busybox base lives.
     pub rootfs_dir: PathBuf,
     pub net: NetConfig,
+    /// Keep per-phase create/destroy timings for `take_timings` (benchmarks).
+    pub record_timings: bool,
+    /// At most this many CNI plugin runs at once (0 = no limit): portmap and bridge
+    /// each run ten or more iptables commands that contend on the nat table.
+    pub cni_concurrency: usize,
 }
 
 impl OciConfig {
@@ -54,8 +66,11 @@ impl OciConfig {
                 ipam_dir: state_dir.join("ipam"),
                 network_name: format!("diego-{cell_id}"),
                 host_port_range: (61000, 64999),
+                cell_masquerade: true,
             },
             state_dir,
+            record_timings: false,
+            cni_concurrency: 0,
         }
     }
 }
@@ -65,20 +80,47 @@ pub struct OciBackend {
     ports: PortPool,
     /// Serialises building the shared rootfs.
     base_lock: AsyncMutex<()>,
+    timings: timing::TimingLog,
+    /// Bounds concurrent CNI plugin runs (`cni_concurrency`).
+    cni: Semaphore,
+    /// Containers that exist (or are being made) on this cell. The cell-wide
+    /// masquerade rule is added when the first arrives and removed when the last is
+    /// destroyed, so an idle cell holds no iptables rule (ADR 0016).
+    net_users: AsyncMutex<NetUsers>,
+}
+
+#[derive(Default)]
+struct NetUsers {
+    guids: HashSet<String>,
+    /// Whether this backend has put the masquerade rule in place.
+    rule_in_place: bool,
 }
 
 impl OciBackend {
     pub fn new(cfg: OciConfig) -> Arc<Self> {
         let ports = PortPool::new(cfg.net.host_port_range);
         let backend = Self {
+            timings: timing::TimingLog::new(cfg.record_timings),
+            cni: Semaphore::new(match cfg.cni_concurrency {
+                0 => Semaphore::MAX_PERMITS,
+                n => n,
+            }),
+            net_users: AsyncMutex::new(NetUsers::default()),
             cfg,
             ports,
             base_lock: AsyncMutex::new(()),
         };
-        // Containers surviving a restart keep their host ports.
+        // Containers surviving a restart keep their host ports and their share of the
+        // masquerade rule.
         if let Ok(entries) = std::fs::read_dir(backend.cfg.state_dir.join("containers")) {
             for entry in entries.flatten() {
                 let guid = entry.file_name().to_string_lossy().to_string();
+                backend
+                    .net_users
+                    .try_lock()
+                    .expect("no other user yet")
+                    .guids
+                    .insert(guid.clone());
                 for (_, host_port) in backend.load_net(&guid).map(|n| n.ports).unwrap_or_default() {
                     backend.ports.reserve(host_port);
                 }
@@ -123,6 +165,17 @@ impl OciBackend {
         net::netns_name(&self.cfg.cell_id, guid)
     }
 
+    /// The phases of the last create and destroy of `guid` (with `record_timings`).
+    pub fn take_timings(&self, guid: &str) -> (Option<PhaseTimings>, Option<PhaseTimings>) {
+        self.timings.take(guid)
+    }
+
+    /// Removes the cell's bridge (and its masquerade rule, normally gone with the last
+    /// container). For a cell going away for good; destroy its containers first.
+    pub async fn remove_cell_network(&self) -> std::result::Result<(), OciError> {
+        self.cfg.net.remove_cell_network().await
+    }
+
     fn load_net(&self, guid: &str) -> Option<NetState> {
         let text = std::fs::read_to_string(self.bundle(guid).join("net.json")).ok()?;
         serde_json::from_str(&text).ok()
@@ -132,6 +185,7 @@ impl OciBackend {
         if spec.rootfs != BUSYBOX_ROOTFS && !spec.rootfs.is_empty() {
             return Err(OciError::UnsupportedRootfs(spec.rootfs.clone()));
         }
+        let mut sw = timing::Stopwatch::start();
         {
             let _guard = self.base_lock.lock().await;
             rootfs::ensure_base(&self.base()).await?;
@@ -147,21 +201,62 @@ impl OciBackend {
         }
         // Written first so a half-created container can still be torn down.
         self.save_net(&spec.guid, &state)?;
+        sw.mark("bundle dir");
         rootfs::mount_overlay(&self.base(), &dir).await?;
-        self.cfg.net.setup(&spec.guid, &mut state).await?;
-        self.save_net(&spec.guid, &state)?;
+        sw.mark("overlay mount");
+        {
+            let mut users = self.net_users.lock().await;
+            if !users.rule_in_place {
+                self.cfg.net.ensure_cell_masquerade().await?;
+                users.rule_in_place = true;
+            }
+            users.guids.insert(spec.guid.clone());
+        }
+        self.cfg.net.create_netns(&state).await?;
         let config = bundle::config(spec, &self.cfg.cell_id, &net::netns_path(&state.netns));
         std::fs::write(
             dir.join("config.json"),
             serde_json::to_vec_pretty(&config).expect("json"),
         )
         .map_err(OciError::io("write config.json"))?;
+        sw.mark("netns + config.json");
+        // The init only sleeps and needs no network, so runc starts it while CNI wires
+        // the netns; create returns once both are done, so a Run action still finds
+        // eth0, its IP and its host ports in place.
+        let mut net_sw = timing::Stopwatch::start();
+        let mut runc_sw = timing::Stopwatch::start();
+        let attach = self
+            .cfg
+            .net
+            .attach(&spec.guid, &mut state, &self.cni, &mut net_sw);
         let root = self.runc_root().to_string_lossy().to_string();
         let bundle = dir.to_string_lossy().to_string();
+        let pid_file = dir.join(INIT_PID_FILE).to_string_lossy().to_string();
         let args = [
-            "--root", &root, "run", "-d", "--bundle", &bundle, &spec.guid,
+            "--root",
+            &root,
+            "run",
+            "-d",
+            "--pid-file",
+            &pid_file,
+            "--bundle",
+            &bundle,
+            &spec.guid,
         ];
-        cmd::run_detached("runc", &args, &dir.join("init.log")).await?;
+        let run = async {
+            let r = cmd::run_detached("runc", &args, &dir.join("init.log")).await;
+            runc_sw.mark("runc run");
+            r
+        };
+        let (attached, ran) = tokio::join!(attach, run);
+        sw.mark("cni add | runc run (wall)");
+        sw.overlapped(net_sw.finish());
+        sw.overlapped(runc_sw.finish());
+        // Saved whatever happened: destroy needs the ports even after a failure.
+        self.save_net(&spec.guid, &state)?;
+        attached?;
+        ran?;
+        self.timings.record_create(&spec.guid, sw.finish());
         Ok(ContainerInfo {
             internal_ip: state.ip.clone(),
             ports: state
@@ -187,32 +282,64 @@ impl OciBackend {
         let dir = self.bundle(guid);
         let root = self.runc_root().to_string_lossy().to_string();
         let mut first_err: Option<OciError> = None;
-        // `delete -f` kills whatever still runs; an unknown id is fine.
-        if let Err(e) = cmd::run("runc", &["--root", &root, "delete", "-f", guid]).await {
+        let mut sw = timing::Stopwatch::start();
+        // `runc delete -f` sleeps 100 ms after its SIGKILL before it looks again:
+        // killing the init ourselves and waiting on a pidfd leaves a stopped
+        // container that a plain delete removes at once. `-f` stays the fallback.
+        let init = self.bundle(guid).join(INIT_PID_FILE);
+        process::kill_init(&init, &self.cgroups_path(guid)).await;
+        if let Err(e) = cmd::run("runc", &["--root", &root, "delete", guid]).await {
             if !e.to_string().contains("does not exist") {
-                first_err.get_or_insert(e);
+                if let Err(e) = cmd::run("runc", &["--root", &root, "delete", "-f", guid]).await {
+                    if !e.to_string().contains("does not exist") {
+                        first_err.get_or_insert(e);
+                    }
+                }
             }
         }
+        sw.mark("runc delete");
         if let Some(state) = self.load_net(guid) {
-            if let Err(e) = self.cfg.net.teardown(guid, &state).await {
+            if let Err(e) = self
+                .cfg
+                .net
+                .teardown(guid, &state, &self.cni, &mut sw)
+                .await
+            {
                 first_err.get_or_insert(e);
             }
             for (_, host_port) in &state.ports {
                 self.ports.release(*host_port);
             }
         }
+        {
+            let mut users = self.net_users.lock().await;
+            if users.guids.remove(guid) && users.guids.is_empty() {
+                match self.cfg.net.remove_cell_masquerade().await {
+                    Ok(()) => users.rule_in_place = false,
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+        }
         remove_cgroups(&self.cgroups_path(guid));
+        sw.mark("cgroups");
         if let Err(e) = rootfs::unmount(&dir.join("rootfs")).await {
             first_err.get_or_insert(e);
         }
+        sw.mark("umount");
         if dir.exists() && !rootfs::is_mounted(&dir.join("rootfs")) {
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                first_err.get_or_insert(OciError::Io {
-                    context: "remove bundle".into(),
-                    source: e,
-                });
+            let bundle = dir.clone();
+            let removed = sys::blocking(move || {
+                std::fs::remove_dir_all(&bundle).map_err(OciError::io("remove bundle"))
+            })
+            .await;
+            if let Err(e) = removed {
+                first_err.get_or_insert(e);
             }
         }
+        sw.mark("remove bundle");
+        self.timings.record_destroy(guid, sw.finish());
         first_err.map_or(Ok(()), Err)
     }
 

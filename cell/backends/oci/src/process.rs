@@ -16,6 +16,8 @@ use crate::error::{OciError, Result};
 
 /// How long `signal` waits for runc to write the pid file of a just-spawned process.
 const PID_FILE_WAIT_MS: u64 = 2000;
+/// How long destroy waits for a SIGKILLed container init to exit.
+const INIT_EXIT_WAIT_MS: u64 = 2000;
 
 pub(crate) struct OciProcess {
     pid_file: PathBuf,
@@ -153,4 +155,51 @@ pub(crate) fn spawn(req: ExecRequest) -> Result<(Arc<OciProcess>, mpsc::Receiver
         }),
         rx,
     ))
+}
+
+/// SIGKILLs a container's init (pid from runc's pid file) and waits up to
+/// `INIT_EXIT_WAIT_MS` for it to exit. A pidfd pins the process, and it is only
+/// signalled while it is still in the container's cgroup, so a recycled pid is never
+/// hit. Best effort: whatever is left, `runc delete -f` handles.
+pub(crate) async fn kill_init(pid_file: &Path, cgroups_path: &str) {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<libc::pid_t>().ok())
+    else {
+        return;
+    };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: the fd was just returned to us and is owned by nobody else.
+    let pidfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    let in_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map(|c| c.lines().any(|l| l.ends_with(cgroups_path)))
+        .unwrap_or(false);
+    if !in_cgroup {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal on our pidfd with no siginfo.
+    let sent = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if sent != 0 {
+        return;
+    }
+    // A pidfd becomes readable when its process exits.
+    use tokio::io::{unix::AsyncFd, Interest};
+    // SAFETY: an OwnedFd stays open and unchanged for the AsyncFd's lifetime.
+    if let Ok(afd) = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) } {
+        let _ =
+            tokio::time::timeout(Duration::from_millis(INIT_EXIT_WAIT_MS), afd.readable()).await;
+    }
 }

@@ -87,24 +87,15 @@ pub(crate) async fn mount_overlay(lower: &Path, dir: &Path) -> Result<PathBuf> {
         upper.display(),
         work.display()
     );
-    cmd::run(
-        "mount",
-        &[
-            "-t",
-            "overlay",
-            "overlay",
-            "-o",
-            &opts,
-            &merged.to_string_lossy(),
-        ],
-    )
-    .await?;
+    let target = merged.clone();
+    crate::sys::blocking(move || crate::sys::mount_overlay(&target, &opts)).await?;
     Ok(merged)
 }
 
 pub(crate) async fn unmount(merged: &Path) -> Result<()> {
     if is_mounted(merged) {
-        cmd::run("umount", &["-l", &merged.to_string_lossy()]).await?;
+        let target = merged.to_path_buf();
+        crate::sys::blocking(move || crate::sys::unmount_lazy(&target)).await?;
     }
     Ok(())
 }

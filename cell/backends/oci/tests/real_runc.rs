@@ -228,6 +228,11 @@ async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
         output_of("iptables-save", &[]).contains(guid),
         "portmap rules carry the container id"
     );
+    let masquerade = "diego-it-residue masquerade";
+    assert!(
+        output_of("iptables-save", &[]).contains(masquerade),
+        "the cell's outbound masquerade rule is in place while a container exists"
+    );
     // "Running" means spawned; the shell may not have set its trap yet.
     for _ in 0..200 {
         if exec.logs(guid).iter().any(|l| l.line == "trap-set") {
@@ -264,7 +269,16 @@ async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
         !output_of("iptables-save", &[]).contains(guid),
         "iptables rule left"
     );
+    assert!(
+        !output_of("iptables-save", &[]).contains(masquerade),
+        "the masquerade rule goes with the cell's last container"
+    );
     assert!(b.list().await.unwrap().is_empty());
+    b.remove_cell_network().await.unwrap();
+    assert!(
+        !output_of("ip", &["link", "show", "diego205"]).contains("diego205"),
+        "bridge left"
+    );
 }
 
 /// A one-route HTTP server on loopback: GET /bits.tgz, POST anything (recorded).

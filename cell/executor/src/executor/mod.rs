@@ -3,7 +3,7 @@
 mod background;
 mod runner;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{broadcast, watch, Semaphore};
@@ -160,6 +160,30 @@ impl Executor {
 
     pub fn subscribe(&self) -> broadcast::Receiver<ContainerEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Merges `tags` into the container's tags (Diego's container update:
+    /// new internal routes, metric tags). A running container emits a
+    /// Running event so its owner reports the new values.
+    pub fn update_tags(
+        &self,
+        guid: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Container, ExecutorError> {
+        let (snapshot, running) = {
+            let mut records = self.inner.lock();
+            let record = records
+                .get_mut(guid)
+                .ok_or_else(|| ExecutorError::NotFound(guid.into()))?;
+            record.container.tags.extend(tags);
+            let running = record.container.state == ContainerState::Running;
+            (record.container.clone(), running)
+        };
+        if running {
+            self.inner
+                .emit(ContainerEventKind::Running, snapshot.clone());
+        }
+        Ok(snapshot)
     }
 
     /// Stops gracefully and waits until the container is completed with `stopped=true`.

@@ -135,6 +135,7 @@ impl Executor {
             graceful_shutdown_interval_ms: inner.cfg.graceful_shutdown_interval_ms,
             healthy_interval_ms: inner.cfg.healthy_monitoring_interval_ms,
             unhealthy_interval_ms: inner.cfg.unhealthy_monitoring_interval_ms,
+            startup_first_retry_ms: inner.cfg.startup_first_retry_ms,
             http: inner.http.clone(),
             download_permits: inner.downloads.clone(),
             health: inner.health.clone(),

@@ -24,6 +24,17 @@ fn interval_of(check: &Check, default_ms: u64) -> u64 {
     }
 }
 
+/// The pause after failed startup attempt `attempt` (0-based): `first_ms`
+/// doubling up to `cap_ms` (the unhealthy interval). Most apps bind their
+/// port within a few ms of spawn; a fixed 2 s poll made them wait for it.
+/// `first_ms == 0` polls every `cap_ms`, as Diego does.
+pub(crate) fn startup_retry_ms(attempt: u32, first_ms: u64, cap_ms: u64) -> u64 {
+    if first_ms == 0 {
+        return cap_ms;
+    }
+    first_ms.saturating_mul(1u64 << attempt.min(32)).min(cap_ms)
+}
+
 /// Runs every check once; the first failure's message, if any.
 async fn check_all(ctx: &StepCtx, checks: &[Check]) -> Result<(), String> {
     let results = join_all(checks.iter().map(|c| ctx.health.check(&ctx.target, c))).await;
@@ -61,6 +72,7 @@ impl CheckStep {
 
     async fn startup(&self, cancel: &CancellationToken) -> Result<(), StepError> {
         let started = Instant::now();
+        let mut attempt = 0;
         loop {
             let err = match check_all(&self.ctx, &self.checks).await {
                 Ok(()) => return Ok(()),
@@ -77,7 +89,12 @@ impl CheckStep {
                     "Instance never healthy after {dur}: {err}"
                 )));
             }
-            let mut wait_ms = self.ctx.unhealthy_interval_ms;
+            let mut wait_ms = startup_retry_ms(
+                attempt,
+                self.ctx.startup_first_retry_ms,
+                self.ctx.unhealthy_interval_ms,
+            );
+            attempt += 1;
             if self.start_timeout_ms > 0 {
                 wait_ms = wait_ms.min(self.start_timeout_ms - elapsed_ms);
             }
@@ -145,6 +162,9 @@ impl Step for ReadinessStep {
             .min()
             .unwrap_or(self.ctx.healthy_interval_ms);
         let mut routable = false;
+        // Failed attempts since the last pass: not-ready polling backs off
+        // like startup, so a fresh instance becomes routable promptly.
+        let mut failing = 0;
         loop {
             let passing = check_all(&self.ctx, &self.checks).await.is_ok();
             if passing != routable {
@@ -152,11 +172,35 @@ impl Step for ReadinessStep {
                 (self.ctx.set_routable)(routable);
             }
             let wait = if routable {
+                failing = 0;
                 ready_interval_ms
             } else {
-                self.ctx.unhealthy_interval_ms
+                failing += 1;
+                startup_retry_ms(
+                    failing - 1,
+                    self.ctx.startup_first_retry_ms,
+                    self.ctx.unhealthy_interval_ms,
+                )
             };
             pause(&cancel, wait).await?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::startup_retry_ms;
+
+    #[test]
+    fn startup_retries_double_up_to_the_unhealthy_interval() {
+        let pauses: Vec<u64> = (0..8).map(|a| startup_retry_ms(a, 50, 2_000)).collect();
+        assert_eq!(pauses, [50, 100, 200, 400, 800, 1_600, 2_000, 2_000]);
+        assert_eq!(startup_retry_ms(200, 50, 2_000), 2_000);
+    }
+
+    #[test]
+    fn zero_first_retry_polls_at_the_unhealthy_interval_like_diego() {
+        assert_eq!(startup_retry_ms(0, 0, 2_000), 2_000);
+        assert_eq!(startup_retry_ms(5, 0, 2_000), 2_000);
     }
 }

@@ -94,6 +94,8 @@ pub struct StepCtx {
     pub graceful_shutdown_interval_ms: u64,
     pub healthy_interval_ms: u64,
     pub unhealthy_interval_ms: u64,
+    /// See `ExecutorConfig::startup_first_retry_ms`.
+    pub startup_first_retry_ms: u64,
     pub http: reqwest::Client,
     pub download_permits: Arc<Semaphore>,
     pub health: Arc<dyn HealthChecker>,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use diego_model::Action;
 
-use super::checks::HEALTH_SOURCE;
+use super::checks::{startup_retry_ms, HEALTH_SOURCE};
 use super::{build, go_duration, CancellationToken, Ready, Step, StepCtx, StepError};
 
 pub struct MonitorStep {
@@ -44,6 +44,7 @@ impl Step for MonitorStep {
         self.ctx
             .log_out(HEALTH_SOURCE, "Starting health monitoring of container");
         let started = Instant::now();
+        let mut attempt = 0;
         loop {
             let err = match self.probe(&cancel).await {
                 Ok(()) => break,
@@ -61,7 +62,12 @@ impl Step for MonitorStep {
                     "Instance never healthy after {dur}: {err}"
                 )));
             }
-            let mut wait_ms = self.ctx.unhealthy_interval_ms;
+            let mut wait_ms = startup_retry_ms(
+                attempt,
+                self.ctx.startup_first_retry_ms,
+                self.ctx.unhealthy_interval_ms,
+            );
+            attempt += 1;
             if self.start_timeout_ms > 0 {
                 wait_ms = wait_ms.min(self.start_timeout_ms - elapsed_ms);
             }

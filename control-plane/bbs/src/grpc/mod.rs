@@ -11,12 +11,13 @@ mod decode;
 mod lrps;
 mod server;
 mod tasks;
+mod trace;
 
 use diego_model::ModelError;
 use diego_proto::status::to_status;
 use tonic::Status;
 
-pub use server::{serve, BbsGrpc, DecisionLog, ServeOptions};
+pub use server::{serve, BbsGrpc, DecisionLog, DecisionSource, ServeOptions};
 
 use crate::BbsError;
 

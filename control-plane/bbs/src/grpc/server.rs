@@ -12,6 +12,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use super::decode::InvalidBodies;
+use super::trace::Traced;
 use super::{model_status, status};
 use crate::{Bbs, WatchFilter};
 
@@ -114,15 +115,54 @@ impl DecisionLog {
     }
 }
 
+impl DecisionLog {
+    /// The answer to a `PlacementDecisions` request (the BBS's and the
+    /// auctioneer's API both serve it).
+    pub fn answer(
+        &self,
+        r: pb::PlacementDecisionsRequest,
+    ) -> Result<pb::PlacementDecisionsResponse, ModelError> {
+        let pb::PlacementDecisionsRequest { kind, guid, index } = r;
+        let decisions = match (pb::PlacementKind::try_from(kind), index) {
+            (Ok(pb::PlacementKind::Task), _) => self.get(&format!("task/{guid}")),
+            (Ok(pb::PlacementKind::Lrp), Some(i)) => self.get(&format!("lrp/{guid}/{i}")),
+            (Ok(pb::PlacementKind::Lrp), None) => self.with_prefix(&format!("lrp/{guid}/")),
+            _ => return Err(ModelError::invalid_field("kind", "must be task or lrp")),
+        };
+        Ok(pb::PlacementDecisionsResponse { decisions })
+    }
+}
+
+/// Where `PlacementDecisions` is answered when the auctioneer runs in
+/// another process: the decisions are made, and logged, there (ADR 0013).
+pub trait DecisionSource: Send + Sync + 'static {
+    fn placement_decisions(
+        &self,
+        r: pb::PlacementDecisionsRequest,
+    ) -> crate::collab::BoxFut<'_, Result<pb::PlacementDecisionsResponse, Status>>;
+}
+
 #[derive(Clone)]
 pub struct BbsGrpc {
     pub(crate) bbs: Bbs,
     pub(crate) decisions: Arc<DecisionLog>,
+    /// Set when the auctioneer is remote; `decisions` is then unused.
+    decision_source: Option<Arc<dyn DecisionSource>>,
 }
 
 impl BbsGrpc {
     pub fn new(bbs: Bbs, decisions: Arc<DecisionLog>) -> Self {
-        BbsGrpc { bbs, decisions }
+        BbsGrpc {
+            bbs,
+            decisions,
+            decision_source: None,
+        }
+    }
+
+    /// Answers `PlacementDecisions` from `source` instead of the local log.
+    pub fn with_decision_source(mut self, source: Arc<dyn DecisionSource>) -> Self {
+        self.decision_source = Some(source);
+        self
     }
 }
 
@@ -289,21 +329,16 @@ impl BbsService for BbsGrpc {
         &self,
         r: Request<pb::PlacementDecisionsRequest>,
     ) -> R<pb::PlacementDecisionsResponse> {
-        let pb::PlacementDecisionsRequest { kind, guid, index } = r.into_inner();
-        let decisions = match (pb::PlacementKind::try_from(kind), index) {
-            (Ok(pb::PlacementKind::Task), _) => self.decisions.get(&format!("task/{guid}")),
-            (Ok(pb::PlacementKind::Lrp), Some(i)) => self.decisions.get(&format!("lrp/{guid}/{i}")),
-            (Ok(pb::PlacementKind::Lrp), None) => {
-                self.decisions.with_prefix(&format!("lrp/{guid}/"))
-            }
-            _ => {
-                return Err(model_status(ModelError::invalid_field(
-                    "kind",
-                    "must be task or lrp",
-                )))
-            }
-        };
-        Ok(Response::new(pb::PlacementDecisionsResponse { decisions }))
+        if let Some(source) = &self.decision_source {
+            return source
+                .placement_decisions(r.into_inner())
+                .await
+                .map(Response::new);
+        }
+        self.decisions
+            .answer(r.into_inner())
+            .map(Response::new)
+            .map_err(model_status)
     }
 
     type WatchStream = WatchStream;
@@ -333,7 +368,7 @@ impl BbsService for BbsGrpc {
         let out = stream.map(|item| match item {
             Ok(w) => Ok(pb::WatchEvent {
                 revision: w.revision,
-                event: Some(w.event.into()),
+                event: Some(diego_proto::convert::traced_event(w.event, w.trace_id)),
             }),
             Err(e) => Err(status(e)),
         });
@@ -370,9 +405,9 @@ pub async fn serve(
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     builder
         .add_service(health)
-        .add_service(InvalidBodies(
+        .add_service(Traced(InvalidBodies(
             BbsServer::new(grpc).max_decoding_message_size(64 * 1024 * 1024),
-        ))
+        )))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::collab::LrpAuction;
+use crate::collab::{InstanceUpdate, LrpAuction};
 use crate::error::{BbsError, Result};
 use crate::keys;
 use crate::ops::actual::{ActualLrpFilter, Rows};
@@ -40,6 +40,8 @@ pub struct ConvergeReport {
     /// Steps that failed with a store error (retried by the next pass).
     pub failed: usize,
     pub lrp_indices_auctioned: usize,
+    /// Running instances whose drifted routes or tags were sent to their rep.
+    pub lrp_instances_updated: usize,
     pub tasks_auctioned: usize,
     /// Completed tasks whose completion callback is due again (spec §5.2.6).
     pub tasks_to_kick: Vec<String>,
@@ -53,6 +55,7 @@ enum Applied {
 
 impl Bbs {
     /// One convergence pass (spec §5).
+    #[tracing::instrument(name = "convergence pass", skip_all)]
     pub async fn converge(&self, cfg: &ConvergenceConfig) -> Result<ConvergeReport> {
         let mut report = ConvergeReport {
             expired_domains_deleted: self.delete_expired_domains().await?,
@@ -108,6 +111,17 @@ impl Bbs {
                 })
             })
             .collect();
+        let updates: Vec<InstanceUpdate> = plan
+            .lrp_updates
+            .into_iter()
+            .map(|u| InstanceUpdate {
+                key: u.actual.key,
+                instance: u.actual.instance_key,
+                internal_routes: u.internal_routes,
+                metric_tags: u.metric_tags,
+            })
+            .collect();
+        report.lrp_instances_updated = self.update_on_cells(updates).await;
         report.lrp_indices_auctioned = auctions.iter().map(|a| a.indices.len()).sum();
         report.tasks_auctioned = plan.task_auctions.len();
         self.request_lrp_auctions(auctions).await;
@@ -125,9 +139,15 @@ impl Bbs {
                 None
             }
         };
+        let desired = self.desired_lrps("", &[]).await?;
         Ok(Snapshot {
             tasks: self.tasks("", "").await?,
-            desired: self.scheduling_infos("", &[]).await?,
+            metric_tags: desired
+                .iter()
+                .filter(|d| !d.metric_tags.is_empty())
+                .map(|d| (d.process_guid.clone(), d.metric_tags.clone()))
+                .collect(),
+            desired: desired.iter().map(|d| d.scheduling_info()).collect(),
             actuals: self.actual_lrps(&ActualLrpFilter::default()).await?,
             cell_ids,
             fresh_domains: self.domains().await?.into_iter().collect(),
@@ -350,6 +370,7 @@ pub fn spawn_converger(
                     tracing::info!(
                         lrp_actions = r.lrp_actions_applied,
                         task_changes = r.task_changes_applied,
+                        instances_updated = r.lrp_instances_updated,
                         skipped = r.skipped_changed,
                         failed = r.failed,
                         "convergence pass done"

@@ -5,7 +5,7 @@ use diego_model::{
     ModelError, ModificationTag, Presence, SchedulingInfo,
 };
 
-use crate::collab::LrpAuction;
+use crate::collab::{InstanceUpdate, LrpAuction};
 use crate::error::Result;
 use crate::keys;
 use crate::txn::{Change, Versioned};
@@ -144,6 +144,11 @@ impl Bbs {
             self.stop_indices_from(process_guid, after.instances)
                 .await?;
         }
+        if after.internal_route_hostnames() != before.internal_route_hostnames()
+            || after.metric_tags != before.metric_tags
+        {
+            self.push_routes_and_tags(&after).await?;
+        }
         self.request_lrp_auctions(vec![LrpAuction {
             info: after.scheduling_info(),
             indices: created,
@@ -191,6 +196,64 @@ impl Bbs {
             }
         }
         Ok(())
+    }
+
+    /// Tells the reps of the placed (CLAIMED or RUNNING), non-evacuating
+    /// instances the desired LRP's internal routes and metric tags. Best
+    /// effort: convergence sends again whatever drifted.
+    async fn push_routes_and_tags(&self, desired: &DesiredLrp) -> Result<()> {
+        let routes = desired.internal_route_hostnames();
+        let updates: Vec<InstanceUpdate> = self
+            .actual_rows(&desired.process_guid)
+            .await?
+            .into_iter()
+            .map(|row| row.value)
+            .filter(|a| {
+                a.presence != Presence::Evacuating
+                    && matches!(a.state, ActualState::Claimed | ActualState::Running)
+            })
+            .map(|a| InstanceUpdate {
+                internal_routes: routes.clone(),
+                metric_tags: desired
+                    .resolved_metric_tags(a.key.index, &a.instance_key.instance_guid),
+                key: a.key,
+                instance: a.instance_key,
+            })
+            .collect();
+        self.update_on_cells(updates).await;
+        Ok(())
+    }
+
+    /// Sends each update to its instance's rep; returns how many the reps
+    /// took. Instances on cells without a presence are skipped (convergence
+    /// handles lost cells).
+    pub(crate) async fn update_on_cells(&self, updates: Vec<InstanceUpdate>) -> usize {
+        if updates.is_empty() {
+            return 0;
+        }
+        let cells = match self.cells.cells().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cell directory unavailable; instance updates deferred");
+                return 0;
+            }
+        };
+        let mut sent = 0;
+        for u in &updates {
+            let Some(cell) = cells.iter().find(|c| c.cell_id == u.instance.cell_id) else {
+                continue;
+            };
+            match self.cells.update_lrp_instance(cell, u).await {
+                Ok(()) => sent += 1,
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    process_guid = %u.key.process_guid,
+                    index = u.key.index,
+                    "instance update failed"
+                ),
+            }
+        }
+        sent
     }
 
     /// Asks the row's cell to stop it; if the cell is gone the row is deleted.

@@ -77,5 +77,6 @@ pub fn snap(
         actuals,
         cell_ids,
         fresh_domains: ["d".to_string()].into_iter().collect(),
+        metric_tags: Default::default(),
     }
 }

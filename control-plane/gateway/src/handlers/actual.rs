@@ -1,12 +1,13 @@
 //! Actual LRP, deprecated group and evacuation routes.
 
 use bytes::Bytes;
-use diego_bbs::{ActualLrpFilter, Bbs};
 use diego_model::{ActualLrp, ModelError, RunningInfo};
 use diego_proto::compat::{self, group_of, instance_key_from, key_from};
 use diego_proto::models as w;
+use diego_sdk::ActualFilter;
 
-use super::{bbs_err, decode, encode};
+use super::{decode, encode};
+use crate::api::BbsApi;
 
 type R<T> = Result<T, ModelError>;
 
@@ -58,7 +59,7 @@ fn running_info(
     }
 }
 
-async fn lifecycle(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> R<()> {
+async fn lifecycle(bbs: &dyn BbsApi, name: &str, body: Option<&Bytes>) -> R<()> {
     match name {
         "ClaimActualLRP" => {
             let w::ClaimActualLrpRequest {
@@ -130,10 +131,9 @@ async fn lifecycle(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> R<()> {
             bbs.retire_actual_lrp(&key_from(actual_lrp_key)).await
         }
     }
-    .map_err(bbs_err)
 }
 
-async fn evacuate(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> R<bool> {
+async fn evacuate(bbs: &dyn BbsApi, name: &str, body: Option<&Bytes>) -> R<bool> {
     match name {
         "EvacuateClaimedActualLRP" | "EvacuateStoppedActualLRP" => {
             let w::EvacuateClaimedActualLrpRequest {
@@ -190,14 +190,13 @@ async fn evacuate(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> R<bool> {
             bbs.evacuate_running_actual_lrp(&k, &ik, &info).await
         }
     }
-    .map_err(bbs_err)
 }
 
-async fn list(bbs: &Bbs, f: ActualLrpFilter) -> R<Vec<ActualLrp>> {
-    bbs.actual_lrps(&f).await.map_err(bbs_err)
+async fn list(bbs: &dyn BbsApi, f: ActualFilter) -> R<Vec<ActualLrp>> {
+    bbs.actual_lrps(f).await
 }
 
-pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<Vec<u8>> {
+pub(super) async fn call(bbs: &dyn BbsApi, name: &str, body: Option<&Bytes>) -> Option<Vec<u8>> {
     Some(match name {
         "ClaimActualLRP" | "StartActualLRP" | "StartActualLRP_r0" | "CrashActualLRP"
         | "FailActualLRP" | "RemoveActualLRP" | "RetireActualLRP" => encode(
@@ -225,9 +224,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
                     key_from(actual_lrp_key),
                     instance_key_from(actual_lrp_instance_key),
                 );
-                bbs.remove_evacuating_actual_lrp(&k, &ik)
-                    .await
-                    .map_err(bbs_err)?;
+                bbs.remove_evacuating_actual_lrp(&k, &ik).await?;
                 Ok(w::RemoveEvacuatingActualLrpResponse { error: None })
             }
             .await,
@@ -242,7 +239,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
                 } = decode(body)?;
                 let index =
                     optional_index.map(|w::actual_lr_ps_request::OptionalIndex::Index(i)| i);
-                let f = ActualLrpFilter {
+                let f = ActualFilter {
                     domain,
                     cell_id,
                     process_guid,
@@ -258,7 +255,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "ActualLRPsByProcessGuids" => encode(
             async {
                 let w::ActualLrPsByProcessGuidsRequest { process_guids } = decode(body)?;
-                let mut all = list(bbs, ActualLrpFilter::default()).await?;
+                let mut all = list(bbs, ActualFilter::default()).await?;
                 if !process_guids.is_empty() {
                     all.retain(|a| process_guids.contains(&a.key.process_guid));
                 }
@@ -272,7 +269,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "ActualLRPGroups" => encode(
             async {
                 let w::ActualLrpGroupsRequest { domain, cell_id } = decode(body)?;
-                let f = ActualLrpFilter {
+                let f = ActualFilter {
                     domain,
                     cell_id,
                     ..Default::default()
@@ -287,7 +284,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "ActualLRPGroupsByProcessGuid" => encode(
             async {
                 let w::ActualLrpGroupsByProcessGuidRequest { process_guid } = decode(body)?;
-                let f = ActualLrpFilter {
+                let f = ActualFilter {
                     process_guid,
                     ..Default::default()
                 };
@@ -304,7 +301,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
                     process_guid,
                     index,
                 } = decode(body)?;
-                let f = ActualLrpFilter {
+                let f = ActualFilter {
                     process_guid,
                     index: Some(index),
                     ..Default::default()

@@ -1,12 +1,12 @@
 //! Desired LRP, domain and cell routes.
 
 use bytes::Bytes;
-use diego_bbs::Bbs;
 use diego_model::ModelError;
 use diego_proto::compat::{self, version};
 use diego_proto::models as w;
 
-use super::{bbs_err, decode, encode};
+use super::{decode, encode};
+use crate::api::BbsApi;
 
 type R<T> = Result<T, ModelError>;
 
@@ -19,16 +19,17 @@ fn out(d: diego_model::DesiredLrp) -> w::DesiredLrp {
 }
 
 /// `DesiredLRPsRequest` filters: app guids match process guid prefixes.
-async fn list(bbs: &Bbs, body: Option<&Bytes>, app_guids: bool) -> R<Vec<diego_model::DesiredLrp>> {
+async fn list(
+    bbs: &dyn BbsApi,
+    body: Option<&Bytes>,
+    app_guids: bool,
+) -> R<Vec<diego_model::DesiredLrp>> {
     let w::DesiredLrPsRequest {
         domain,
         process_guids,
         app_guids: apps,
     } = decode(body)?;
-    let all = bbs
-        .desired_lrps(&domain, &process_guids)
-        .await
-        .map_err(bbs_err)?;
+    let all = bbs.desired_lrps(&domain, process_guids).await?;
     Ok(all
         .into_iter()
         .filter(|d| {
@@ -40,7 +41,7 @@ async fn list(bbs: &Bbs, body: Option<&Bytes>, app_guids: bool) -> R<Vec<diego_m
 }
 
 async fn lifecycle(
-    bbs: &Bbs,
+    bbs: &dyn BbsApi,
     name: &str,
     body: Option<&Bytes>,
 ) -> R<w::DesiredLrpLifecycleResponse> {
@@ -66,8 +67,7 @@ async fn lifecycle(
             diego_model::validate::guid("process_guid", &process_guid)?;
             bbs.remove_desired_lrp(&process_guid).await
         }
-    }
-    .map_err(bbs_err)?;
+    }?;
     Ok(w::DesiredLrpLifecycleResponse { error: None })
 }
 
@@ -108,11 +108,11 @@ fn cell_out(c: diego_model::CellPresence) -> w::CellPresence {
     }
 }
 
-pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<Vec<u8>> {
+pub(super) async fn call(bbs: &dyn BbsApi, name: &str, body: Option<&Bytes>) -> Option<Vec<u8>> {
     Some(match name {
         "Domains" => encode(
             async {
-                let domains = bbs.domains().await.map_err(bbs_err)?;
+                let domains = bbs.domains().await?;
                 Ok(w::DomainsResponse {
                     error: None,
                     domains,
@@ -123,14 +123,14 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "UpsertDomain" => encode(
             async {
                 let w::UpsertDomainRequest { domain, ttl } = decode(body)?;
-                bbs.upsert_domain(&domain, ttl).await.map_err(bbs_err)?;
+                bbs.upsert_domain(&domain, ttl).await?;
                 Ok(w::UpsertDomainResponse { error: None })
             }
             .await,
         ),
         "Cells" => encode(
             async {
-                let cells = bbs.cells_list().await.map_err(bbs_err)?;
+                let cells = bbs.cells().await?;
                 Ok(w::CellsResponse {
                     error: None,
                     cells: cells.into_iter().map(cell_out).collect(),
@@ -166,10 +166,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "DesiredLRPByProcessGuid" | "DesiredLRPByProcessGuid_r2" => encode(
             async {
                 let w::DesiredLrpByProcessGuidRequest { process_guid } = decode(body)?;
-                let d = bbs
-                    .desired_lrp_by_process_guid(&process_guid)
-                    .await
-                    .map_err(bbs_err)?;
+                let d = bbs.desired_lrp(&process_guid).await?;
                 Ok(w::DesiredLrpResponse {
                     error: None,
                     desired_lrp: Some(out(d)),
@@ -193,10 +190,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "DesiredLRPSchedulingInfoByProcessGuid" => encode(
             async {
                 let w::DesiredLrpByProcessGuidRequest { process_guid } = decode(body)?;
-                let d = bbs
-                    .desired_lrp_by_process_guid(&process_guid)
-                    .await
-                    .map_err(bbs_err)?;
+                let d = bbs.desired_lrp(&process_guid).await?;
                 Ok(w::DesiredLrpSchedulingInfoByProcessGuidResponse {
                     error: None,
                     desired_lrp_scheduling_info: Some(compat::scheduling_info(d.scheduling_info())),

@@ -6,10 +6,11 @@ mod desired;
 mod tasks;
 
 use bytes::Bytes;
-use diego_bbs::{Bbs, BbsError};
 use diego_model::ModelError;
 use diego_proto::models as w;
 use prost::Message;
+
+use crate::api::BbsApi;
 
 /// A response message whose field 1 is the error.
 pub(crate) trait Failed: Message + Default {
@@ -58,10 +59,6 @@ pub(crate) fn decode<M: Message + Default>(body: Option<&Bytes>) -> Result<M, Mo
     M::decode(body.as_ref()).map_err(|_| ModelError::invalid_request())
 }
 
-pub(crate) fn bbs_err(e: BbsError) -> ModelError {
-    e.to_model()
-}
-
 /// Encodes the outcome: the response, or the same message carrying only
 /// the error (never an empty error on success, which gogo reads as failure).
 pub(crate) fn encode<R: Failed>(out: Result<R, ModelError>) -> Vec<u8> {
@@ -75,11 +72,19 @@ pub(crate) fn encode<R: Failed>(out: Result<R, ModelError>) -> Vec<u8> {
 }
 
 /// Runs the route `name` on `body`, returning the encoded response.
-pub(crate) async fn call(bbs: &Bbs, name: &str, body: Option<Bytes>) -> Vec<u8> {
+pub(crate) async fn call(bbs: &dyn BbsApi, name: &str, body: Option<Bytes>) -> Vec<u8> {
     let body = body.as_ref();
     if name == "Ping" {
-        // The original answers true unconditionally and ignores the body.
-        return w::PingResponse { available: true }.encode_to_vec();
+        // The original answers true whenever it answers at all and ignores
+        // the body; in front of a BBS, available means the BBS answered.
+        let available = match bbs.ping().await {
+            Ok(up) => up,
+            Err(e) => {
+                tracing::info!(error = %e.message, "bbs ping failed");
+                false
+            }
+        };
+        return w::PingResponse { available }.encode_to_vec();
     }
     if let Some(out) = tasks::call(bbs, name, body).await {
         return out;

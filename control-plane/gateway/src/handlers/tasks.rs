@@ -1,12 +1,12 @@
 //! Task routes.
 
 use bytes::Bytes;
-use diego_bbs::Bbs;
 use diego_model::ModelError;
 use diego_proto::compat;
 use diego_proto::models as w;
 
-use super::{bbs_err, decode, encode};
+use super::{decode, encode};
+use crate::api::BbsApi;
 
 type R<T> = Result<T, ModelError>;
 
@@ -14,7 +14,11 @@ fn tasks_out(tasks: Vec<diego_model::Task>) -> Vec<w::Task> {
     tasks.into_iter().map(Into::into).collect()
 }
 
-async fn lifecycle(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> R<w::TaskLifecycleResponse> {
+async fn lifecycle(
+    bbs: &dyn BbsApi,
+    name: &str,
+    body: Option<&Bytes>,
+) -> R<w::TaskLifecycleResponse> {
     match name {
         "DesireTask" => {
             let w::DesireTaskRequest {
@@ -60,22 +64,18 @@ async fn lifecycle(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> R<w::TaskLife
             bbs.complete_task(&task_guid, &cell_id, failed, &failure_reason, &result)
                 .await
         }
-    }
-    .map_err(bbs_err)?;
+    }?;
     Ok(w::TaskLifecycleResponse { error: None })
 }
 
-pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<Vec<u8>> {
+pub(super) async fn call(bbs: &dyn BbsApi, name: &str, body: Option<&Bytes>) -> Option<Vec<u8>> {
     Some(match name {
         "DesireTask" | "CancelTask" | "ResolvingTask" | "DeleteTask" | "FailTask"
         | "RejectTask" | "CompleteTask" => encode(lifecycle(bbs, name, body).await),
         "StartTask" => encode(
             async {
                 let w::StartTaskRequest { task_guid, cell_id } = decode(body)?;
-                let should_start = bbs
-                    .start_task(&task_guid, &cell_id)
-                    .await
-                    .map_err(bbs_err)?;
+                let should_start = bbs.start_task(&task_guid, &cell_id).await?;
                 Ok(w::StartTaskResponse {
                     error: None,
                     should_start,
@@ -88,7 +88,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "Tasks" | "Tasks_r2" => encode(
             async {
                 let w::TasksRequest { domain, cell_id } = decode(body)?;
-                let tasks = bbs.tasks(&domain, &cell_id).await.map_err(bbs_err)?;
+                let tasks = bbs.tasks(&domain, &cell_id).await?;
                 Ok(w::TasksResponse {
                     error: None,
                     tasks: tasks_out(tasks),
@@ -99,7 +99,7 @@ pub(super) async fn call(bbs: &Bbs, name: &str, body: Option<&Bytes>) -> Option<
         "TaskByGuid" | "TaskByGuid_r2" => encode(
             async {
                 let w::TaskByGuidRequest { task_guid } = decode(body)?;
-                let task = bbs.task_by_guid(&task_guid).await.map_err(bbs_err)?;
+                let task = bbs.task(&task_guid).await?;
                 Ok(w::TaskResponse {
                     error: None,
                     task: Some(task.into()),

@@ -1,0 +1,442 @@
+//! `diego:placement@0.3.0`: rounds like 0.2, but every hot-path value is a flat list of
+//! numbers the canonical ABI copies in bulk: cells go in columnar once per round, strings are
+//! interned once per round (`intern` only when a work names a new one), each placement sends
+//! its loads as one `list<s32>` of columns and gets one `list<f64>` of part columns back.
+//! The round's store lives as long as the round; every call is re-armed with the full fuel
+//! and a fresh epoch deadline, so one call cannot spend another's budget.
+
+use std::collections::HashMap;
+
+use diego_auction::{CellState, CellView, ScoreParts, WorkView};
+use wasmtime::component::ResourceAny;
+use wasmtime::Store;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::{checked, BatchVerdict};
+use crate::state::CallState;
+use crate::{WasmError, WasmHost};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit/placement/v0.3",
+        world: "diego:placement/scorer",
+    });
+}
+
+use bindings::diego::placement::types as wit;
+
+pub(super) type Pre = bindings::ScorerPre<CallState>;
+
+pub(super) fn pre(instance: wasmtime::component::InstancePre<CallState>) -> wasmtime::Result<Pre> {
+    bindings::ScorerPre::new(instance)
+}
+
+/// Columns of a placement's `loads` (`load-column` in the WIT).
+const LOAD_COLUMNS: usize = 8;
+/// Columns of `scores.parts` (`part-column` in the WIT), and their names for errors.
+const PART_COLUMNS: usize = 6;
+const PART_NAMES: [&str; PART_COLUMNS] = [
+    "resource",
+    "starting",
+    "same-process",
+    "tasks",
+    "bin-pack",
+    "plugin",
+];
+
+/// The round's string and string-list tables, host side: what the guest has been sent (or
+/// will be with the next `intern`), by index.
+#[derive(Default)]
+struct Tables {
+    strings: HashMap<String, u32>,
+    lists: HashMap<Vec<u32>, u32>,
+    new_strings: Vec<String>,
+    new_lists: Vec<Vec<u32>>,
+    key: Vec<u32>,
+}
+
+impl Tables {
+    fn string(&mut self, value: &str) -> u32 {
+        if let Some(&index) = self.strings.get(value) {
+            return index;
+        }
+        let index = self.strings.len() as u32;
+        self.strings.insert(value.to_owned(), index);
+        self.new_strings.push(value.to_owned());
+        index
+    }
+
+    fn list(&mut self, values: &[String]) -> u32 {
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        for value in values {
+            key.push(self.string(value));
+        }
+        let index = match self.lists.get(&key) {
+            Some(&index) => index,
+            None => {
+                let index = self.lists.len() as u32;
+                self.lists.insert(key.clone(), index);
+                self.new_lists.push(key.clone());
+                index
+            }
+        };
+        self.key = key;
+        index
+    }
+
+    fn take_new(&mut self) -> (Vec<String>, Vec<Vec<u32>>) {
+        (
+            std::mem::take(&mut self.new_strings),
+            std::mem::take(&mut self.new_lists),
+        )
+    }
+}
+
+/// The last work's interned strings: consecutive placements are usually instances of one
+/// process, so most placements skip the table lookups.
+struct LastWork {
+    guid: String,
+    domain: String,
+    rootfs: String,
+    work: wit::Work,
+}
+
+/// One open round: its own store, instance and `round` resource.
+pub struct Session<'h> {
+    host: &'h WasmHost,
+    store: Store<CallState>,
+    bindings: bindings::Scorer,
+    round: ResourceAny,
+    cells: u32,
+    tables: Tables,
+    /// The interned empty list (placement tags and volume drivers are usually empty).
+    empty_list: u32,
+    last: Option<LastWork>,
+    loads: Vec<i32>,
+}
+
+impl<'h> Session<'h> {
+    pub(super) fn open(
+        host: &'h WasmHost,
+        pre: &Pre,
+        params: &[(String, f64)],
+        cells: &[&CellState],
+    ) -> Result<Self, WasmError> {
+        let params: Vec<wit::Param> = params
+            .iter()
+            .map(|(name, value)| wit::Param {
+                name: name.clone(),
+                value: *value,
+            })
+            .collect();
+        let mut tables = Tables::default();
+        let empty_list = tables.list(&[]);
+        let mut columns = wit::Cells {
+            cell_id: Vec::with_capacity(cells.len()),
+            zone: Vec::with_capacity(cells.len()),
+            total_memory_mb: Vec::with_capacity(cells.len()),
+            total_disk_mb: Vec::with_capacity(cells.len()),
+            total_containers: Vec::with_capacity(cells.len()),
+            proxy_memory_mb: Vec::with_capacity(cells.len()),
+            placement_tags: Vec::with_capacity(cells.len()),
+            optional_placement_tags: Vec::with_capacity(cells.len()),
+        };
+        for cell in cells {
+            columns.cell_id.push(tables.string(&cell.cell_id));
+            columns.zone.push(tables.string(&cell.zone));
+            columns.total_memory_mb.push(cell.total.memory_mb);
+            columns.total_disk_mb.push(cell.total.disk_mb);
+            columns.total_containers.push(cell.total.containers);
+            columns.proxy_memory_mb.push(cell.proxy_memory_mb);
+            columns
+                .placement_tags
+                .push(tables.list(&cell.placement_tags));
+            columns
+                .optional_placement_tags
+                .push(tables.list(&cell.optional_placement_tags));
+        }
+        let (strings, lists) = tables.take_new();
+        let mut store = host.store(WasiCtxBuilder::new(), 0);
+        let (bindings, round) = host.run(&mut store, |store| {
+            let bindings = pre.instantiate(&mut *store)?;
+            let round = bindings.diego_placement_score().round().call_constructor(
+                &mut *store,
+                &params,
+                &strings,
+                &lists,
+                &columns,
+            )?;
+            Ok((bindings, round))
+        })?;
+        Ok(Session {
+            host,
+            store,
+            bindings,
+            round,
+            cells: cells.len() as u32,
+            tables,
+            empty_list,
+            last: None,
+            loads: Vec::new(),
+        })
+    }
+
+    /// Full fuel and a fresh deadline for the next call.
+    fn rearm(&mut self) {
+        let config = self.host.config();
+        // set_fuel only fails when fuel is off, and the host always turns it on.
+        let _ = self.store.set_fuel(config.fuel);
+        self.store.set_epoch_deadline(
+            config
+                .epoch_deadline_ms
+                .div_ceil(config.epoch_tick_ms.max(1))
+                .max(1),
+        );
+    }
+
+    fn list(&mut self, values: &[String]) -> u32 {
+        if values.is_empty() {
+            self.empty_list
+        } else {
+            self.tables.list(values)
+        }
+    }
+
+    /// The work with its strings interned; sends the round's new strings first, if any.
+    fn work(&mut self, work: &WorkView<'_>) -> Result<wit::Work, WasmError> {
+        let (kind, guid, index, domain, rootfs, tags, drivers) = match work {
+            WorkView::Lrp(lrp) => (
+                wit::WorkKind::Lrp,
+                &lrp.process_guid,
+                lrp.index,
+                &lrp.domain,
+                &lrp.rootfs,
+                &lrp.placement_tags,
+                &lrp.volume_drivers,
+            ),
+            WorkView::Task(task) => (
+                wit::WorkKind::Task,
+                &task.task_guid,
+                0,
+                &task.domain,
+                &task.rootfs,
+                &task.placement_tags,
+                &task.volume_drivers,
+            ),
+        };
+        let placement_tags = self.list(tags);
+        let volume_drivers = self.list(drivers);
+        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
+        let same = |last: &LastWork| {
+            last.guid == *guid && last.domain == *domain && last.rootfs == *rootfs
+        };
+        let wit_work = match self.last.as_ref().filter(|last| same(last)) {
+            Some(last) => wit::Work {
+                kind,
+                index,
+                memory_mb,
+                disk_mb,
+                placement_tags,
+                volume_drivers,
+                ..last.work
+            },
+            None => {
+                let work = wit::Work {
+                    kind,
+                    guid: self.tables.string(guid),
+                    index,
+                    domain: self.tables.string(domain),
+                    memory_mb,
+                    disk_mb,
+                    rootfs: self.tables.string(rootfs),
+                    placement_tags,
+                    volume_drivers,
+                };
+                self.last = Some(LastWork {
+                    guid: guid.clone(),
+                    domain: domain.clone(),
+                    rootfs: rootfs.clone(),
+                    work,
+                });
+                work
+            }
+        };
+        if !self.tables.new_strings.is_empty() || !self.tables.new_lists.is_empty() {
+            let (strings, lists) = self.tables.take_new();
+            self.rearm();
+            let Session {
+                host,
+                store,
+                bindings,
+                round,
+                ..
+            } = self;
+            host.run(store, |store| {
+                bindings.diego_placement_score().round().call_intern(
+                    &mut *store,
+                    *round,
+                    &strings,
+                    &lists,
+                )
+            })?;
+        }
+        Ok(wit_work)
+    }
+
+    /// The loads of `cells` as `load-column`s, one after the other.
+    fn fill_loads(&mut self, ids: &[u32], cells: &[CellView<'_>]) -> Result<(), WasmError> {
+        let n = cells.len();
+        self.loads.clear();
+        self.loads.resize(LOAD_COLUMNS * n, 0);
+        let (cell, rest) = self.loads.split_at_mut(n);
+        let (memory, rest) = rest.split_at_mut(n);
+        let (disk, rest) = rest.split_at_mut(n);
+        let (containers, rest) = rest.split_at_mut(n);
+        let (starting, rest) = rest.split_at_mut(n);
+        let (same_process, rest) = rest.split_at_mut(n);
+        let (tasks, bin_pack) = rest.split_at_mut(n);
+        for (i, (&id, view)) in ids.iter().zip(cells).enumerate() {
+            if id >= self.cells {
+                return Err(WasmError::Host(format!(
+                    "cell position {id} outside the round's {} cells",
+                    self.cells
+                )));
+            }
+            cell[i] = id as i32;
+            memory[i] = view.available.memory_mb;
+            disk[i] = view.available.disk_mb;
+            containers[i] = view.available.containers;
+            starting[i] = view.starting_container_count;
+            // Counts beyond i32::MAX cannot occur (a cell's containers are an i32).
+            same_process[i] = view.same_process_lrps as i32;
+            tasks[i] = view.tasks as i32;
+            bin_pack[i] = view.bin_pack_index;
+        }
+        Ok(())
+    }
+
+    /// Parts per cell (`None` = rejected), checked: six per cell, numbers only, rejections
+    /// naming positions of this call.
+    pub fn score(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut Vec<Option<ScoreParts>>,
+    ) -> Result<(), WasmError> {
+        let n = cells.len();
+        let work = self.work(work)?;
+        self.fill_loads(ids, cells)?;
+        self.rearm();
+        let Session {
+            host,
+            store,
+            bindings,
+            round,
+            loads,
+            ..
+        } = self;
+        let scores = host.run(store, |store| {
+            bindings
+                .diego_placement_score()
+                .round()
+                .call_score(&mut *store, *round, work, loads)
+        })?;
+        let parts = &scores.parts;
+        if parts.len() != PART_COLUMNS * n {
+            return Err(WasmError::Malformed(format!(
+                "{} score parts for {n} cells (6 per cell)",
+                parts.len()
+            )));
+        }
+        // One pass over the flat list (vectorizes) instead of a check per term.
+        if let Some(at) = parts.iter().position(|v| v.is_nan()) {
+            return Err(WasmError::Malformed(format!(
+                "score term {} is NaN",
+                PART_NAMES[at / n.max(1)]
+            )));
+        }
+        let start = out.len();
+        out.extend((0..n).map(|i| {
+            Some(ScoreParts {
+                resource: parts[i],
+                starting: parts[n + i],
+                same_process: parts[2 * n + i],
+                tasks: parts[3 * n + i],
+                bin_pack: parts[4 * n + i],
+                plugin: parts[5 * n + i],
+            })
+        }));
+        if out[start..]
+            .iter()
+            .flatten()
+            .any(|p| p.total() == f64::NEG_INFINITY)
+        {
+            return Err(WasmError::Malformed("score total is -inf".into()));
+        }
+        for &position in &scores.rejected {
+            match out[start..].get_mut(position as usize) {
+                Some(slot) => *slot = None,
+                None => {
+                    return Err(WasmError::Malformed(format!(
+                        "rejection of position {position} in a call over {n} cells"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One verdict per cell with reasons and named terms, checked like `score`.
+    pub fn explain(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+    ) -> Result<Vec<BatchVerdict>, WasmError> {
+        let work = self.work(work)?;
+        self.fill_loads(ids, cells)?;
+        self.rearm();
+        let Session {
+            host,
+            store,
+            bindings,
+            round,
+            loads,
+            ..
+        } = self;
+        let verdicts = host.run(store, |store| {
+            bindings
+                .diego_placement_score()
+                .round()
+                .call_explain(&mut *store, *round, work, loads)
+        })?;
+        if verdicts.len() != cells.len() {
+            return Err(WasmError::Malformed(format!(
+                "{} verdicts for {} cells",
+                verdicts.len(),
+                cells.len()
+            )));
+        }
+        verdicts
+            .into_iter()
+            .map(|verdict| {
+                Ok(match verdict {
+                    wit::Verdict::Reject(reason) => BatchVerdict::Reject(reason),
+                    wit::Verdict::Score(scored) => BatchVerdict::Score {
+                        parts: checked(ScoreParts {
+                            resource: scored.parts.resource,
+                            starting: scored.parts.starting,
+                            same_process: scored.parts.same_process,
+                            tasks: scored.parts.tasks,
+                            bin_pack: scored.parts.bin_pack,
+                            plugin: scored.parts.plugin,
+                        })?,
+                        named: scored.named,
+                    },
+                })
+            })
+            .collect()
+    }
+}

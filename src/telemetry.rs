@@ -1,0 +1,97 @@
+//! Logs and traces for the server roles.
+//!
+//! Logs go to stdout, filtered by `DIEGO_LOG` (default `info`). When the
+//! standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
+//! is set, every span (a gRPC call, a gateway request, an auction batch, a
+//! convergence pass) is also exported over OTLP/HTTP with protobuf bodies,
+//! batched, with `service.name` = `diego-<role>` unless `OTEL_SERVICE_NAME`
+//! says otherwise. W3C `traceparent` headers on incoming calls continue the
+//! caller's trace. The other standard `OTEL_*` variables (headers, timeout,
+//! `OTEL_BSP_SCHEDULE_DELAY`) apply as the OpenTelemetry SDK reads them.
+
+use std::sync::OnceLock;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+fn otlp_configured() -> bool {
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+}
+
+/// The OTLP tracer provider, built off the async runtime: the blocking HTTP
+/// client must not be created (or dropped) on a runtime thread.
+fn provider(service: String) -> Result<SdkTracerProvider, String> {
+    std::thread::spawn(move || {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+            .map_err(|e| format!("cannot set up the otlp exporter: {e}"))?;
+        Ok(SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(Resource::builder().with_service_name(service).build())
+            .build())
+    })
+    .join()
+    .map_err(|_| "the otlp exporter set-up panicked".to_string())?
+}
+
+/// Starts logging, and span export when OTLP is configured. `role` names
+/// the service (`diego-bbs`, `diego-cell`, ...). Idempotent.
+pub fn init(role: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DIEGO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    let mut otel_error = None;
+    let otel = if otlp_configured() {
+        let service =
+            std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| format!("diego-{role}"));
+        match provider(service) {
+            Ok(p) => {
+                let tracer = p.tracer("diego");
+                let _ = PROVIDER.set(p);
+                opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+                Some(tracing_opentelemetry::layer().with_tracer(tracer))
+            }
+            Err(e) => {
+                otel_error = Some(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .is_ok();
+    if let (true, Some(e)) = (installed, otel_error) {
+        tracing::warn!(error = %e, "spans are not exported");
+    }
+}
+
+/// Sends the spans still batched; call before the process exits.
+pub fn shutdown() {
+    if let Some(p) = PROVIDER.get() {
+        let p = p.clone();
+        // the exporter's blocking client again: off the runtime
+        let _ = std::thread::spawn(move || {
+            if let Err(e) = p.shutdown() {
+                eprintln!("span export shutdown: {e}");
+            }
+        })
+        .join();
+    }
+}
