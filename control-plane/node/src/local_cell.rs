@@ -222,16 +222,9 @@ impl LocalCell {
         }
         self.rep.shutdown().await;
         let _ = self.shutdown.send(true);
+        // nothing left behind: the bridge and the masquerade rule too
+        self.remove_network().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
-        // nothing left behind: the bridge and the masquerade rule too (the
-        // next start of this cell creates them again)
-        if let Some(oci) = &self.oci {
-            if self.rep.executor().list().is_empty() {
-                if let Err(e) = oci.remove_cell_network().await {
-                    tracing::warn!(error = %e, "cannot remove the cell network");
-                }
-            }
-        }
     }
 
     /// Simulates a cell dying: the loops and API stop, containers are torn
@@ -246,7 +239,20 @@ impl LocalCell {
         for c in self.rep.executor().list() {
             let _ = self.rep.executor().delete(&c.guid).await;
         }
+        self.remove_network().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+    }
+
+    /// The cell-wide network (bridge, masquerade rule), once no container
+    /// is left; the next start of this cell creates it again.
+    async fn remove_network(&self) {
+        let Some(oci) = &self.oci else { return };
+        if !self.rep.executor().list().is_empty() {
+            return;
+        }
+        if let Err(e) = oci.remove_cell_network().await {
+            tracing::warn!(error = %e, "cannot remove the cell network");
+        }
     }
 }
 

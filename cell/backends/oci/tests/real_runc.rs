@@ -87,7 +87,7 @@ fn failure(c: &Container) -> Option<String> {
 
 #[tokio::test]
 async fn task_writes_a_result_file() {
-    let Some((exec, _)) = setup("it-task", 201).await else {
+    let Some((exec, b)) = setup("it-task", 201).await else {
         return;
     };
     alloc(&exec, "task-1", 64);
@@ -102,11 +102,12 @@ async fn task_writes_a_result_file() {
     assert_eq!(c.result.as_deref(), Some("hello from root\n"));
     assert!(exec.logs("task-1").iter().any(|l| l.line == "done"));
     exec.delete("task-1").await.unwrap();
+    b.remove_cell_network().await.unwrap();
 }
 
 #[tokio::test]
 async fn httpd_lrp_becomes_running_and_answers_on_loopback() {
-    let Some((exec, _)) = setup("it-httpd", 202).await else {
+    let Some((exec, b)) = setup("it-httpd", 202).await else {
         return;
     };
     alloc(&exec, "web-1", 64);
@@ -140,6 +141,7 @@ async fn httpd_lrp_becomes_running_and_answers_on_loopback() {
     let body = http_get(&format!("127.0.0.1:{host_port}")).await;
     assert!(body.contains("hi-3"), "{body}");
     exec.delete("web-1").await.unwrap();
+    b.remove_cell_network().await.unwrap();
 }
 
 async fn http_get(addr: &str) -> String {
@@ -155,7 +157,7 @@ async fn http_get(addr: &str) -> String {
 
 #[tokio::test]
 async fn memory_hog_is_out_of_memory() {
-    let Some((exec, _)) = setup("it-oom", 203).await else {
+    let Some((exec, b)) = setup("it-oom", 203).await else {
         return;
     };
     alloc(&exec, "oom-1", 16);
@@ -169,11 +171,12 @@ async fn memory_hog_is_out_of_memory() {
     let reason = failure(&c).expect("failed");
     assert!(reason.ends_with("(out of memory)"), "{reason}");
     exec.delete("oom-1").await.unwrap();
+    b.remove_cell_network().await.unwrap();
 }
 
 #[tokio::test]
 async fn never_healthy_instance() {
-    let Some((exec, _)) = setup("it-never", 204).await else {
+    let Some((exec, b)) = setup("it-never", 204).await else {
         return;
     };
     alloc(&exec, "nh-1", 32);
@@ -200,6 +203,7 @@ async fn never_healthy_instance() {
         "{reason}"
     );
     exec.delete("nh-1").await.unwrap();
+    b.remove_cell_network().await.unwrap();
 }
 
 fn output_of(cmd: &str, args: &[&str]) -> String {
@@ -334,7 +338,7 @@ async fn bits_server(bits: Vec<u8>) -> (String, Arc<std::sync::Mutex<Vec<u8>>>) 
 
 #[tokio::test]
 async fn every_action_in_a_real_container() {
-    let Some((exec, _)) = setup("it-actions", 206).await else {
+    let Some((exec, b)) = setup("it-actions", 206).await else {
         return;
     };
     let mut tar = tar::Builder::new(Vec::new());
@@ -414,4 +418,5 @@ async fn every_action_in_a_real_container() {
         );
     }
     exec.delete("acts-1").await.unwrap();
+    b.remove_cell_network().await.unwrap();
 }
