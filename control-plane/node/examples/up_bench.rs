@@ -65,8 +65,10 @@ fn task(guid: &str) -> Task {
 fn lrp(pg: &str, n: usize) -> diego_model::DesiredLrp {
     serde_json::from_value(serde_json::json!({
         "process_guid": pg, "domain": "bench", "rootfs": "preloaded:busybox", "instances": n,
-        "memory_mb": 64, "disk_mb": 16, "metric_tags": {},
-        "action": {"run": {"path": "/bin/httpd", "args": ["-f", "-p", "8080"], "user": "root"}}
+        "memory_mb": 64, "disk_mb": 16, "metric_tags": {}, "ports": [8080],
+        "action": {"run": {"path": "/bin/sh", "args": ["-c", "exec httpd -f -p 8080 -h /tmp"], "user": "root"}},
+        "check_definition": {"checks": [{"tcp_check": {"port": 8080}}]},
+        "start_timeout_ms": 60000
     }))
     .expect("valid lrp")
 }
