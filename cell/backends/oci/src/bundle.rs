@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 /// The init keeps the container alive; Run actions are `runc exec`s beside it.
 const INIT_ARGS: [&str; 2] = ["/bin/sleep", "2147483647"];
+/// Where a bare command name is looked up when the process sets no `PATH`.
+pub(crate) const DEFAULT_SEARCH_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 const DEFAULT_PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 
 pub(crate) fn cgroups_path(cell_id: &str, guid: &str) -> String {

@@ -18,6 +18,9 @@ pub enum OciError {
         command: String,
         message: String,
     },
+    /// Go's words, as Garden reports a Run of a missing binary.
+    #[error("exec: \"{0}\": executable file not found in $PATH")]
+    ExecutableNotFound(String),
     #[error("unknown user {0}")]
     UnknownUser(String),
     #[error("unsupported rootfs {0}: only preloaded:busybox")]

@@ -373,6 +373,16 @@ impl OciBackend {
         } else {
             spec.dir.clone()
         };
+        // runc would start, and the step would count as running, before the
+        // exec fails inside; Garden refuses a missing binary at spawn
+        let search_path = env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(bundle::DEFAULT_SEARCH_PATH);
+        if !rootfs::may_have_executable(&rootfs, &spec.path, &cwd, search_path) {
+            return Err(OciError::ExecutableNotFound(spec.path.clone()));
+        }
         let process = bundle::exec_process(&bundle::ExecProcess {
             args,
             env,

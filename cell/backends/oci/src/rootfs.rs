@@ -148,3 +148,81 @@ pub(crate) fn host_path(rootfs: &Path, container_path: &str) -> Result<PathBuf> 
     }
     Ok(out)
 }
+
+/// Whether `path` may name an executable in the container, looked up the way
+/// its exec will (each `search_path` directory for a bare name, `cwd` for a
+/// relative path). `false` only when sure: a symlink on the way resolves
+/// inside the container, where this cannot follow it, so it counts as found.
+pub(crate) fn may_have_executable(rootfs: &Path, path: &str, cwd: &str, search_path: &str) -> bool {
+    let candidates: Vec<String> = if path.starts_with('/') {
+        vec![path.to_string()]
+    } else if path.contains('/') {
+        vec![format!("{}/{path}", cwd.trim_end_matches('/'))]
+    } else {
+        search_path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("{}/{path}", d.trim_end_matches('/')))
+            .collect()
+    };
+    candidates.iter().any(|c| may_exist(rootfs, c))
+}
+
+fn may_exist(rootfs: &Path, container_path: &str) -> bool {
+    let components: Vec<Component> = Path::new(container_path).components().collect();
+    let mut out = rootfs.to_path_buf();
+    for (i, comp) in components.iter().enumerate() {
+        match comp {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(part) => {
+                out.push(part);
+                let Ok(meta) = out.symlink_metadata() else {
+                    return false;
+                };
+                if meta.file_type().is_symlink() {
+                    return true;
+                }
+                if i + 1 == components.len() {
+                    return meta.is_file() && meta.permissions().mode() & 0o111 != 0;
+                }
+            }
+            // `..` and the like: leave the verdict to the exec
+            _ => return true,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod executable_tests {
+    use super::may_have_executable;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn executables_are_found_the_way_exec_looks_them_up() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("bin")).unwrap();
+        std::fs::create_dir_all(r.join("usr/sbin")).unwrap();
+        std::fs::create_dir_all(r.join("app")).unwrap();
+        std::fs::write(r.join("bin/busybox"), b"").unwrap();
+        std::fs::set_permissions(
+            r.join("bin/busybox"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::write(r.join("app/data.txt"), b"").unwrap();
+        symlink("/bin/busybox", r.join("usr/sbin/httpd")).unwrap();
+        symlink("/usr/bin", r.join("linked")).unwrap();
+        let path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+        assert!(may_have_executable(r, "busybox", "/", path));
+        assert!(may_have_executable(r, "httpd", "/", path));
+        assert!(may_have_executable(r, "/bin/busybox", "/", path));
+        assert!(may_have_executable(r, "/linked/anything", "/", path));
+        assert!(!may_have_executable(r, "httpd", "/", "/bin"));
+        assert!(!may_have_executable(r, "/bin/httpd", "/", path));
+        assert!(!may_have_executable(r, "nosuchcmd", "/", path));
+        assert!(!may_have_executable(r, "./data.txt", "/app", path));
+        assert!(!may_have_executable(r, "/app", "/", path));
+    }
+}

@@ -85,6 +85,33 @@ fn failure(c: &Container) -> Option<String> {
     r.failed.then(|| r.failure_reason.clone())
 }
 
+/// A Run of a binary the container does not have fails at spawn, as Garden's
+/// does: the instance never counts as running, and the reason names it.
+#[tokio::test]
+async fn a_missing_binary_fails_the_run_without_running() {
+    let Some((exec, b)) = setup("it-missing", 207).await else {
+        return;
+    };
+    let mut events = exec.subscribe();
+    alloc(&exec, "missing-1", 64);
+    let action = Action::run("/bin/no-such-app", &[]);
+    exec.run("missing-1", RunRequest::new(Lifecycle::Lrp, action))
+        .await
+        .unwrap();
+    let c = wait_state(&exec, "missing-1", ContainerState::Completed, 20_000).await;
+    assert_eq!(
+        failure(&c).as_deref(),
+        Some(
+            r#"failed to run /bin/no-such-app: backend: exec: "/bin/no-such-app": executable file not found in $PATH"#
+        )
+    );
+    while let Ok(ev) = events.try_recv() {
+        assert_ne!(ev.kind, ContainerEventKind::Running, "{ev:?}");
+    }
+    exec.delete("missing-1").await.unwrap();
+    b.remove_cell_network().await.unwrap();
+}
+
 #[tokio::test]
 async fn task_writes_a_result_file() {
     let Some((exec, b)) = setup("it-task", 201).await else {
