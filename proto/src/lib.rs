@@ -7,6 +7,8 @@
 
 // Generated code follows the proto shapes, not our lint taste: an Event's
 // oneof holds whole records, so its variants differ in size by design.
+pub mod trace_context;
+
 pub mod bbs {
     #[allow(clippy::large_enum_variant)]
     pub mod v1 {

@@ -154,3 +154,80 @@ fn a_role_exports_its_spans_over_otlp_http() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// POST /v1/ping to the gateway with a `traceparent`; the answer's status line.
+fn ping_gateway(port: u16, traceparent: &str) -> Option<String> {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let request = format!(
+        "POST /v1/ping HTTP/1.1\r\nHost: gw\r\ntraceparent: {traceparent}\r\n\
+         content-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    conn.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    let _ = BufReader::new(conn).read_line(&mut answer);
+    Some(answer)
+}
+
+/// One trace across processes: a request to the gateway that carries a
+/// `traceparent` is a span of that trace in `diego-gateway`, and the gRPC
+/// call the gateway makes for it is a span of the same trace in `diego-bbs`.
+#[test]
+fn a_trace_crosses_the_gateway_and_the_bbs() {
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let (url, seen) = collector();
+    let dir = tempfile::tempdir().unwrap();
+    let (api_port, gw_port) = (free_port(), free_port());
+    let _bbs = Bbs(Command::new(env!("CARGO_BIN_EXE_diego"))
+        .args(["bbs", "--listen", &format!("127.0.0.1:{api_port}")])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "200")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("diego bbs starts"));
+    let _gateway = Bbs(Command::new(env!("CARGO_BIN_EXE_diego"))
+        .args(["gateway", "--bbs", &format!("http://127.0.0.1:{api_port}")])
+        .args(["--gateway-listen", &format!("127.0.0.1:{gw_port}")])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "200")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("diego gateway starts"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ping_gateway(gw_port, PARENT).is_some_and(|a| a.contains(" 200")) {
+        assert!(Instant::now() < deadline, "the gateway did not answer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let trace = hex_bytes(&PARENT[3..35]);
+    let has_trace = |body: &[u8]| body.windows(16).any(|w| w == trace.as_slice());
+    loop {
+        let (mut gateway, mut bbs) = (false, false);
+        for (path, _, body) in seen.lock().unwrap().iter() {
+            if path != "/v1/traces" || !has_trace(body) {
+                continue;
+            }
+            gateway |= contains(body, "diego-gateway") && contains(body, "bbs_gateway");
+            bbs |= contains(body, "diego-bbs") && contains(body, "/diego.bbs.v1.Bbs/Ping");
+        }
+        if gateway && bbs {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spans of the trace missing: gateway {gateway}, bbs {bbs}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -34,6 +34,7 @@ pub(crate) async fn handle(
         .unwrap_or_default()
         .to_string();
     let span = tracing::info_span!("bbs_gateway", route = r.name, request_id = %request_id);
+    diego_proto::trace_context::continue_trace(&span, req.headers());
     // The BBS records the request id on the events this call causes, as
     // the original copies it into their trace_id.
     let bbs = if request_id.is_empty() {

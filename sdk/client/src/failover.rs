@@ -82,8 +82,10 @@ impl tower_service::Service<http::Request<Body>> for FailoverChannel {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let this = self.clone();
+        let (mut parts, body) = request.into_parts();
+        // the caller's span, here where it is still the current one
+        diego_proto::trace_context::inject_current(&mut parts.headers);
         Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
             if let Some(id) = &this.trace_id {
                 parts
                     .headers

@@ -12,7 +12,6 @@ use tonic::body::Body;
 use tonic::codegen::{http, BoxFuture, Service};
 use tonic::server::NamedService;
 use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Longer ids are cut: the id is stored with every event of the call.
 const MAX_TRACE_ID_BYTES: usize = 256;
@@ -36,25 +35,9 @@ fn trace_id(req: &http::Request<Body>) -> String {
     id[..id.len().min(MAX_TRACE_ID_BYTES)].to_string()
 }
 
-/// The request's headers as OpenTelemetry's propagators read them.
-struct Headers<'a>(&'a http::HeaderMap);
-
-impl opentelemetry::propagation::Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
-    }
-}
-
 fn call_span(req: &http::Request<Body>, trace_id: &str) -> tracing::Span {
     let span = tracing::info_span!("bbs grpc", rpc = %req.uri().path(), request_id = %trace_id);
-    let parent =
-        opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(req.headers())));
-    // without a tracer installed this is a no-op
-    let _ = span.set_parent(parent);
+    diego_proto::trace_context::continue_trace(&span, req.headers());
     span
 }
 
