@@ -5,10 +5,12 @@
 //! and started again on the same data dir (the gateway reconnects by itself
 //! and the task is still there).
 
+mod support;
+
 #[path = "../../control-plane/gateway/tests/common/mod.rs"]
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,14 +18,7 @@ use std::time::{Duration, Instant};
 use common::Sse;
 use diego_proto::models as w;
 use prost::Message;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::free_port;
 
 /// Kills the process if the test panics, so no server outlives it.
 struct Proc(Child);

@@ -14,6 +14,8 @@
 //! `--auctioneer remote` and a `diego auctioneer` process places the work;
 //! kill -9 it and start another: placement goes on.
 
+mod support;
+
 #[path = "../../control-plane/store-etcd/tests/common/mod.rs"]
 mod etcd;
 
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant};
 use diego_model::{ActualState, DesiredLrp, DesiredLrpUpdate, Event, Task, TaskState};
 use diego_sdk::{ActualFilter, Client, WatchOptions};
 use futures::StreamExt;
+use support::eventually;
 
 const LOCK_TTL_MS: u64 = 3_000;
 
@@ -158,21 +161,6 @@ async fn active(replicas: &[Replica]) -> Option<usize> {
     match serving.as_slice() {
         [one] => Some(*one),
         _ => None,
-    }
-}
-
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    limit: Duration,
-    mut f: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

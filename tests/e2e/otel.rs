@@ -4,6 +4,8 @@
 //! it is sent) exports its spans, named after the role, and a gRPC call
 //! that carries a W3C `traceparent` is a span of the caller's trace.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use diego_proto::bbs::v1::bbs_client::BbsClient;
 use diego_proto::bbs::v1::PingRequest;
+use support::free_port;
 
 struct Bbs(Child);
 
@@ -153,14 +156,6 @@ fn a_role_exports_its_spans_over_otlp_http() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// POST /v1/ping to the gateway with a `traceparent`; the answer's status line.

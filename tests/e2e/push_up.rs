@@ -2,32 +2,18 @@
 //! is staged by the builder, launched by the launcher, health-checked by the wasm healthcheck
 //! and answers HTTP; `diego plugin test` builds the example scorer plugin and explains a plan.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use support::{free_port, root_with_runc};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn can_run_containers() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    root && Command::new("runc").arg("--version").output().is_ok()
 }
 
 /// Where guests and plugins are built: beside the main target dir, so a nested cargo never
@@ -180,7 +166,7 @@ fn push(up: &Up, name: &str, dir: &Path, instances: usize, expect: &str) {
 
 #[test]
 fn each_example_app_is_pushed_with_the_binary_onto_diego_up() {
-    if !can_run_containers() {
+    if !root_with_runc() {
         eprintln!("skipping: diego up runs busybox apps in runc, which needs root and runc");
         return;
     }

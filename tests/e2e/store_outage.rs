@@ -4,14 +4,17 @@
 //! up, and once etcd is back on its data dir the replica serves again with
 //! every acknowledged write and nothing that was refused.
 
+mod support;
+
 #[path = "../../control-plane/store-etcd/tests/common/mod.rs"]
 mod etcd;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diego_model::Task;
 use diego_sdk::Client;
+use support::eventually;
 
 /// SIGKILLed when the test ends, whatever happens.
 struct Bbs(Child);
@@ -29,21 +32,6 @@ fn task(guid: &str) -> Task {
         "action": {"run": {"path": "/bin/true", "user": "root"}}
     }))
     .unwrap()
-}
-
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    limit: Duration,
-    mut f: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A write with its own deadline, so a hang shows as a failure.

@@ -2,18 +2,12 @@
 //! client certificates required, and `diego task list` with and without a
 //! client certificate.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::free_port;
 
 fn diego(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_diego"))

@@ -2,31 +2,17 @@
 //! and task, reconverges the instances and reruns no task (issue 6). Runs
 //! the real binary; cells use runc where this machine can run containers.
 
-use std::net::TcpListener;
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use diego_model::{ActualState, DesiredLrp, Presence, Task, TaskState};
 use diego_sdk::{ActualFilter, Client};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, root_with_runc};
 
 fn can_run_containers() -> bool {
-    if std::env::var("DIEGO_TEST_BACKEND").as_deref() == Ok("fake") {
-        return false;
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    root && Command::new("runc").arg("--version").output().is_ok()
+    std::env::var("DIEGO_TEST_BACKEND").as_deref() != Ok("fake") && root_with_runc()
 }
 
 /// Kills the process if the test panics, so no cluster outlives it.
