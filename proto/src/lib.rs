@@ -7,6 +7,7 @@
 
 // Generated code follows the proto shapes, not our lint taste: an Event's
 // oneof holds whole records, so its variants differ in size by design.
+pub mod fencing;
 pub mod trace_context;
 
 pub mod bbs {

@@ -19,6 +19,11 @@ impl RepService for Rep {
     }
 
     async fn perform(&self, r: Request<pb::Work>) -> Result<Response<pb::Work>, Status> {
+        let token = diego_proto::fencing::read(r.metadata()).map_err(Status::invalid_argument)?;
+        if let Some(token) = token {
+            self.admit_auctioneer(token)
+                .map_err(Status::failed_precondition)?;
+        }
         Rep::perform(self, r.into_inner())
             .map(Response::new)
             .map_err(Status::invalid_argument)

@@ -5,6 +5,7 @@
 
 mod api;
 mod evacuate;
+mod fence;
 mod presence;
 mod process;
 mod routes_tags;
@@ -12,7 +13,7 @@ mod run_request;
 mod state;
 mod sync;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::Arc;
 
 use diego_executor::Executor;
@@ -72,6 +73,8 @@ pub(crate) struct Inner {
     pub exec: Executor,
     pub bbs: Client,
     pub evacuating: AtomicBool,
+    /// The highest auctioneer fencing token a `Perform` carried (ADR 0022).
+    pub auctioneer_token: AtomicI64,
     /// One operation per container at a time (the original's sliding queue).
     pub ops: process::OpLocks,
 }
@@ -84,6 +87,7 @@ impl Rep {
                 exec,
                 bbs,
                 evacuating: AtomicBool::new(false),
+                auctioneer_token: AtomicI64::new(0),
                 ops: process::OpLocks::default(),
             }),
         }

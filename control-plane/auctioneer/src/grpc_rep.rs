@@ -1,6 +1,7 @@
 //! The rep API client over gRPC, one channel per rep URL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ pub struct GrpcReps {
     timeout: Duration,
     /// Client identity and trusted CA for reps served over `https://`.
     tls: Option<ClientTlsConfig>,
+    /// The auctioneer lock's fencing token sent with every `Perform` (0: none;
+    /// ADR 0022), so reps refuse work from a deposed auctioneer.
+    fencing_token: AtomicI64,
 }
 
 impl GrpcReps {
@@ -27,7 +31,15 @@ impl GrpcReps {
             channels: Mutex::new(HashMap::new()),
             timeout: Duration::from_millis(timeout_ms),
             tls: None,
+            fencing_token: AtomicI64::new(0),
         }
+    }
+
+    /// Sends `token` (the etcd revision of the lock this auctioneer holds)
+    /// with every `Perform`.
+    pub fn with_fencing_token(self, token: i64) -> Self {
+        self.fencing_token.store(token, Ordering::Relaxed);
+        self
     }
 
     /// Calls reps with an `https://` rep URL over mutual TLS: this PEM
@@ -106,8 +118,13 @@ impl RepClient for GrpcReps {
                     .collect(),
                 cell_id: cell.cell_id.clone(),
             };
+            let mut request = tonic::Request::new(work);
+            diego_proto::fencing::attach(
+                request.metadata_mut(),
+                self.fencing_token.load(Ordering::Relaxed),
+            );
             let failed = c
-                .perform(work)
+                .perform(request)
                 .await
                 .map_err(|e| e.message().to_string())?
                 .into_inner();

@@ -185,7 +185,8 @@ struct Serving {
 }
 
 impl Serving {
-    async fn start(ctx: &Ctx) -> Result<Serving, NodeError> {
+    /// Serves while holding the lock with fencing `token` (sent to the reps).
+    async fn start(ctx: &Ctx, token: i64) -> Result<Serving, NodeError> {
         let cfg = &ctx.cfg;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
@@ -193,7 +194,8 @@ impl Serving {
                 addr: cfg.listen.to_string(),
                 source,
             })?;
-        let mut reps = GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms);
+        let mut reps =
+            GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms).with_fencing_token(token);
         if let Some(t) = &cfg.tls {
             reps = reps.with_tls(t.ca_pem.clone(), t.cert_pem.clone(), t.key_pem.clone());
         }
@@ -252,7 +254,7 @@ async fn run(
             _ = stopped(&mut stop) => break,
         };
         let token = leadership.fence.token;
-        let serving = match Serving::start(&ctx).await {
+        let serving = match Serving::start(&ctx, token).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "won the auctioneer lock but could not serve; giving it up");

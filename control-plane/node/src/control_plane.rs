@@ -257,6 +257,11 @@ impl ControlPlane {
         let backend = open_backend(&cfg).await?;
         let store = backend.store;
         let mut reps = GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms);
+        if let Some(fence) = &cfg.fence {
+            // an active replica on etcd auctions under its lock: reps refuse
+            // its work once a newer holder has placed some (ADR 0022)
+            reps = reps.with_fencing_token(fence.token);
+        }
         if let (Some((cert, key)), Some(ca)) = (&cfg.tls, &cfg.tls_client_ca) {
             reps = reps.with_tls(ca.clone(), cert.clone(), key.clone());
         }

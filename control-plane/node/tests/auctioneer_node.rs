@@ -1,7 +1,8 @@
 //! The auctioneer as its own role (ADR 0013), in-process over a real etcd:
 //! a BBS with the remote auctioneer, two auctioneer nodes (one serves, one
 //! stands by without listening) and a cell on the fake backend; bad
-//! configurations are refused before anything starts.
+//! configurations are refused before anything starts. The cell refuses work
+//! from the deposed holder's fencing token (ADR 0022).
 
 #[path = "../../store-etcd/tests/common/mod.rs"]
 mod etcd;
@@ -9,6 +10,7 @@ mod etcd;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use diego_auctioneer::{GrpcReps, RepClient};
 use diego_model::{Task, TaskState};
 use diego_node::{
     AuctioneerMode, AuctioneerNode, AuctioneerNodeConfig, AuctioneerState, BackendKind, CellConfig,
@@ -157,6 +159,9 @@ async fn the_lock_holder_places_work_and_a_standby_takes_over() {
         .await
         .unwrap();
     completed(&client, "t1", "t1 placed by the first auctioneer").await;
+    let AuctioneerState::Active { token: token_a, .. } = a.state() else {
+        panic!("the first auctioneer is no longer active: {:?}", a.state());
+    };
     let why = client
         .placement_decisions("task", "t1", None)
         .await
@@ -182,6 +187,29 @@ async fn the_lock_holder_places_work_and_a_standby_takes_over() {
         .await
         .unwrap();
     assert!(!why.is_empty(), "the new holder's decisions are served");
+
+    // the cell has seen the new holder's token: the old one's work is fenced
+    let AuctioneerState::Active { token: token_b, .. } = b.state() else {
+        panic!("the second auctioneer is not active: {:?}", b.state());
+    };
+    assert!(token_b > token_a, "tokens grow: {token_a} then {token_b}");
+    let presence = client.cells().await.unwrap().remove(0);
+    let deposed = GrpcReps::new(5_000).with_fencing_token(token_a);
+    let refused = deposed
+        .perform(&presence, vec![], vec![])
+        .await
+        .expect_err("a perform with the deposed auctioneer's token");
+    assert!(
+        refused.contains("fenced")
+            && refused.contains(&token_a.to_string())
+            && refused.contains(&token_b.to_string()),
+        "{refused}"
+    );
+    let holder = GrpcReps::new(5_000).with_fencing_token(token_b);
+    holder
+        .perform(&presence, vec![], vec![])
+        .await
+        .expect("the holder's token is admitted");
 
     cell.stop().await;
     b.stop().await;
