@@ -8,10 +8,16 @@
 //! says otherwise. W3C `traceparent` headers on incoming calls continue the
 //! caller's trace. The other standard `OTEL_*` variables (headers, timeout,
 //! `OTEL_BSP_SCHEDULE_DELAY`) apply as the OpenTelemetry SDK reads them.
+//!
+//! Metrics (the convergence counts and durations, `diego_bbs::metrics`) go
+//! the same way when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`) is set, every
+//! `OTEL_METRIC_EXPORT_INTERVAL` ms (default 60 s).
 
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
@@ -19,14 +25,42 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+static METER_PROVIDER: OnceLock<SdkMeterProvider> = OnceLock::new();
+
+fn any_set(vars: &[&str]) -> bool {
+    vars.iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+}
 
 fn otlp_configured() -> bool {
-    [
+    any_set(&[
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    ]
-    .iter()
-    .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+    ])
+}
+
+fn otlp_metrics_configured() -> bool {
+    any_set(&[
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ])
+}
+
+/// The OTLP meter provider with a periodic reader, built off the async
+/// runtime for the same reason as the tracer provider.
+fn meter_provider(service: String) -> Result<SdkMeterProvider, String> {
+    std::thread::spawn(move || {
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .build()
+            .map_err(|e| format!("cannot set up the otlp metric exporter: {e}"))?;
+        Ok(SdkMeterProvider::builder()
+            .with_periodic_exporter(exporter)
+            .with_resource(Resource::builder().with_service_name(service).build())
+            .build())
+    })
+    .join()
+    .map_err(|_| "the otlp metric exporter set-up panicked".to_string())?
 }
 
 /// The OTLP tracer provider, built off the async runtime: the blocking HTTP
@@ -53,9 +87,18 @@ pub fn init(role: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer().with_target(false);
     let mut otel_error = None;
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| format!("diego-{role}"));
+    let mut metrics_error = None;
+    if otlp_metrics_configured() {
+        match meter_provider(service.clone()) {
+            Ok(p) => {
+                opentelemetry::global::set_meter_provider(p.clone());
+                let _ = METER_PROVIDER.set(p);
+            }
+            Err(e) => metrics_error = Some(e),
+        }
+    }
     let otel = if otlp_configured() {
-        let service =
-            std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| format!("diego-{role}"));
         match provider(service) {
             Ok(p) => {
                 let tracer = p.tracer("diego");
@@ -80,18 +123,28 @@ pub fn init(role: &str) {
     if let (true, Some(e)) = (installed, otel_error) {
         tracing::warn!(error = %e, "spans are not exported");
     }
+    if let (true, Some(e)) = (installed, metrics_error) {
+        tracing::warn!(error = %e, "metrics are not exported");
+    }
 }
 
-/// Sends the spans still batched; call before the process exits.
+/// Sends the spans still batched and the last metrics; call before the
+/// process exits.
 pub fn shutdown() {
-    if let Some(p) = PROVIDER.get() {
-        let p = p.clone();
-        // the exporter's blocking client again: off the runtime
-        let _ = std::thread::spawn(move || {
+    let spans = PROVIDER.get().cloned();
+    let meters = METER_PROVIDER.get().cloned();
+    // the exporters' blocking client again: off the runtime
+    let _ = std::thread::spawn(move || {
+        if let Some(p) = spans {
             if let Err(e) = p.shutdown() {
                 eprintln!("span export shutdown: {e}");
             }
-        })
-        .join();
-    }
+        }
+        if let Some(p) = meters {
+            if let Err(e) = p.shutdown() {
+                eprintln!("metric export shutdown: {e}");
+            }
+        }
+    })
+    .join();
 }

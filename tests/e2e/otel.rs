@@ -2,7 +2,8 @@
 //! variables say where to: `diego bbs` with `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! pointing at a collector (here a loopback HTTP listener that keeps what
 //! it is sent) exports its spans, named after the role, and a gRPC call
-//! that carries a W3C `traceparent` is a span of the caller's trace.
+//! that carries a W3C `traceparent` is a span of the caller's trace. Its
+//! convergence metrics go to the same collector.
 
 mod support;
 
@@ -91,7 +92,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 #[test]
-fn a_role_exports_its_spans_over_otlp_http() {
+fn a_role_exports_its_spans_and_metrics_over_otlp_http() {
     let (url, seen) = collector();
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0")
@@ -106,6 +107,7 @@ fn a_role_exports_its_spans_over_otlp_http() {
         .args(["--converge-interval-ms", "300"])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -129,9 +131,14 @@ fn a_role_exports_its_spans_over_otlp_http() {
     });
     let caller_trace = hex_bytes(&TRACEPARENT[3..35]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut convergence, mut grpc) = (false, false);
+    let (mut convergence, mut grpc, mut metrics) = (false, false, false);
     loop {
         for (path, kind, body) in seen.lock().unwrap().iter() {
+            if path == "/v1/metrics" && contains(body, "diego-bbs") {
+                metrics |= contains(body, "diego.convergence.duration")
+                    && contains(body, "diego.convergence.lrps")
+                    && contains(body, "suspect_running");
+            }
             if path != "/v1/traces" || !contains(body, "diego-bbs") {
                 continue;
             }
@@ -141,12 +148,12 @@ fn a_role_exports_its_spans_over_otlp_http() {
                 && contains(body, "/diego.bbs.v1.Bbs/Ping")
                 && body.windows(16).any(|w| w == caller_trace.as_slice());
         }
-        if convergence && grpc {
+        if convergence && grpc && metrics {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "spans missing (convergence {convergence}, grpc in the caller's trace {grpc}); got {} requests to {:?}",
+            "spans or metrics missing (convergence {convergence}, grpc in the caller's trace {grpc}, convergence metrics {metrics}); got {} requests to {:?}",
             seen.lock().unwrap().len(),
             seen.lock()
                 .unwrap()

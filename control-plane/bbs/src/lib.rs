@@ -14,6 +14,7 @@ mod error;
 pub mod events;
 pub mod grpc;
 pub mod keys;
+pub mod metrics;
 mod ops;
 pub mod trace;
 mod txn;

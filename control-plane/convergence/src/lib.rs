@@ -23,6 +23,7 @@
 
 mod drift;
 mod lrp;
+mod metrics;
 mod plan_types;
 mod tasks;
 
@@ -32,6 +33,7 @@ use diego_model::crash::RestartPolicy;
 use diego_model::{ActualLrp, MetricTagValue, Presence, SchedulingInfo, Task, TaskState, NS_PER_S};
 
 pub use drift::LrpInstanceUpdate;
+pub use metrics::{metrics, ConvergenceMetrics};
 pub use plan_types::{LrpAction, Plan, RetireReason, TaskChange, TaskRule, Warning};
 
 /// Diego's task failure reasons, verbatim.

@@ -7,9 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use diego_convergence::{ConvergenceConfig, LrpAction, Snapshot, TaskChange, Warning};
+use diego_convergence::{
+    ConvergenceConfig, ConvergenceMetrics, LrpAction, Snapshot, TaskChange, Warning,
+};
 use diego_model::{ActualLrp, Event, Presence, SchedulingInfo, Task};
 use diego_store::StoreError;
 use futures::StreamExt;
@@ -46,6 +48,18 @@ pub struct ConvergeReport {
     /// Completed tasks whose completion callback is due again (spec §5.2.6).
     pub tasks_to_kick: Vec<String>,
     pub warnings: Vec<Warning>,
+    /// What the pass saw and decided (Diego's convergence metrics).
+    pub metrics: ConvergenceMetrics,
+    /// Reading the snapshot (tasks, desired, actuals, cells, domains).
+    pub snapshot_ms: f64,
+    /// The pure plan over it.
+    pub plan_ms: f64,
+    /// The whole pass (Diego's `ConvergenceLRPDuration` + task duration).
+    pub duration_ms: f64,
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 enum Applied {
@@ -57,12 +71,18 @@ impl Bbs {
     /// One convergence pass (spec §5).
     #[tracing::instrument(name = "convergence pass", skip_all)]
     pub async fn converge(&self, cfg: &ConvergenceConfig) -> Result<ConvergeReport> {
+        let started = Instant::now();
         let mut report = ConvergeReport {
             expired_domains_deleted: self.delete_expired_domains().await?,
             ..Default::default()
         };
+        let t = Instant::now();
         let snapshot = self.read_snapshot().await?;
+        report.snapshot_ms = ms_since(t);
+        let t = Instant::now();
         let plan = diego_convergence::plan(&snapshot, self.now(), cfg);
+        report.plan_ms = ms_since(t);
+        report.metrics = diego_convergence::metrics(&snapshot, &plan);
         for w in &plan.warnings {
             tracing::warn!(warning = %w, "convergence");
         }
@@ -128,6 +148,7 @@ impl Bbs {
         self.request_task_auctions(plan.task_auctions).await;
         report.tasks_to_kick = plan.tasks_to_kick;
         report.warnings = plan.warnings;
+        report.duration_ms = ms_since(started);
         Ok(report)
     }
 
@@ -139,18 +160,26 @@ impl Bbs {
                 None
             }
         };
-        let desired = self.desired_lrps("", &[]).await?;
+        // The four reads are independent (each is as fresh as the pass needs:
+        // every step re-checks its rows before it writes), so they overlap.
+        let actual_filter = ActualLrpFilter::default();
+        let (desired, tasks, actuals, domains) = tokio::try_join!(
+            self.desired_lrps("", &[]),
+            self.tasks("", ""),
+            self.actual_lrps(&actual_filter),
+            self.domains(),
+        )?;
         Ok(Snapshot {
-            tasks: self.tasks("", "").await?,
+            tasks,
             metric_tags: desired
                 .iter()
                 .filter(|d| !d.metric_tags.is_empty())
                 .map(|d| (d.process_guid.clone(), d.metric_tags.clone()))
                 .collect(),
             desired: desired.iter().map(|d| d.scheduling_info()).collect(),
-            actuals: self.actual_lrps(&ActualLrpFilter::default()).await?,
+            actuals,
             cell_ids,
-            fresh_domains: self.domains().await?.into_iter().collect(),
+            fresh_domains: domains.into_iter().collect(),
         })
     }
 
@@ -367,7 +396,15 @@ pub fn spawn_converger(
             }
             match bbs.converge(&cfg).await {
                 Ok(r) => {
+                    let m = &r.metrics;
                     tracing::info!(
+                        duration_ms = format!("{:.1}", r.duration_ms),
+                        lrps_desired = m.lrps_desired,
+                        lrps_running = m.lrps_running,
+                        lrps_missing = m.lrps_missing,
+                        lrps_extra = m.lrps_extra,
+                        crashed = m.crashed_actual_lrps,
+                        missing_cells = m.missing_cells,
                         lrp_actions = r.lrp_actions_applied,
                         task_changes = r.task_changes_applied,
                         instances_updated = r.lrp_instances_updated,
@@ -375,6 +412,7 @@ pub fn spawn_converger(
                         failed = r.failed,
                         "convergence pass done"
                     );
+                    crate::metrics::convergence().record(&r);
                     // completed tasks whose callback is due again
                     if let Some(kicks) = &callbacks {
                         kicks.kick(r.tasks_to_kick);
