@@ -1,6 +1,7 @@
 //! `diego push DIR [--instances N] [--name NAME]`: stage an app with the builder lifecycle
 //! (a Task on the wasm stack), launch it with the launcher lifecycle and run it as an LRP
-//! (ADR 0011; the steps are in `diego-staging`).
+//! (ADR 0011; the steps are in `diego-staging`). Pushing an app that runs already starts the
+//! new version beside the old one and removes the old one once the new one runs.
 
 use std::path::PathBuf;
 
@@ -13,8 +14,9 @@ use super::Cli;
 pub struct PushArgs {
     /// The app's directory: a static site (index.html), a Procfile app, or one .wasm component.
     pub dir: PathBuf,
-    #[arg(long, default_value_t = 1)]
-    pub instances: i32,
+    /// Instances to run; by default as many as the running version has, or 1.
+    #[arg(long)]
+    pub instances: Option<i32>,
     /// The app's name (and process guid); defaults to the directory's name.
     #[arg(long)]
     pub name: Option<String>,
@@ -73,18 +75,35 @@ pub async fn run(cli: &Cli, a: &PushArgs) -> anyhow::Result<i32> {
             Err(e) => return Err(e.into()),
         };
     let guid = &pushed.process_guid;
-    println!("desired lrp {guid} ({} instances)", a.instances);
+    if pushed.unchanged {
+        println!(
+            "{guid} already runs droplet {} ({} instances)",
+            pushed.staged.droplet, pushed.instances
+        );
+    } else {
+        println!("desired lrp {guid} ({} instances)", pushed.instances);
+    }
     if a.no_wait {
         println!("watch it with `diego actual list`");
+        for old in &pushed.replaces {
+            println!(
+                "{old} keeps running: delete it with `diego lrp delete {old}` once {guid} runs"
+            );
+        }
         return Ok(0);
     }
     let running = diego_staging::wait_running(
         &client,
         guid,
-        usize::try_from(a.instances).unwrap_or(1),
+        usize::try_from(pushed.instances).unwrap_or(1),
         options.start_timeout_ms + options.stage_timeout_ms,
     )
     .await?;
+    // the new version serves: the old ones can go
+    diego_staging::retire(&client, &pushed.replaces).await?;
+    for old in &pushed.replaces {
+        println!("removed the previous version {old}");
+    }
     let mut running = running;
     running.sort_by_key(|r| r.key.index);
     for r in running {

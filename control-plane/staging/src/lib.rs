@@ -9,12 +9,15 @@
 //! 3. The launcher component runs here, on the staging result and the instance environment,
 //!    and gives the process; the LRP downloads the droplet by digest and runs that process,
 //!    with port 8080 and an HTTP health check.
+//! 4. Pushing an app that runs already desires the new version beside the old one and
+//!    retires the old one once the new one runs (`versions`).
 
 mod app;
 mod error;
 mod lrp;
 mod push;
 mod task;
+mod versions;
 
 pub use app::{app_tar, lifecycle_tar, process_guid};
 pub use error::PushError;
@@ -24,3 +27,4 @@ pub use push::{
     LAUNCHER_FILE,
 };
 pub use task::{parse_staging_result, staging_task, STAGING_DOMAIN};
+pub use versions::{retire, versions, Version, APP_TAG};

@@ -7,6 +7,7 @@ use diego_wasm_host::{AppKind, LaunchSpec};
 use serde_json::json;
 
 use crate::task::WASM_ROOTFS;
+use crate::versions::APP_TAG;
 use crate::PushError;
 
 /// The port every pushed web app listens on (`PORT`).
@@ -15,6 +16,8 @@ pub const APP_PORT: u32 = 8080;
 #[derive(Debug, Clone)]
 pub struct LrpOptions {
     pub process_guid: String,
+    /// The app this LRP is a version of: its route and `source_id` tag.
+    pub app_name: String,
     pub domain: String,
     pub instances: i32,
     pub memory_mb: i32,
@@ -66,12 +69,13 @@ pub fn desired_lrp(
             "user": user,
         }},
         "start_timeout_ms": options.start_timeout_ms,
-        "annotation": format!("diego push: {} app", kind.name()),
+        "annotation": format!("diego push: {} app {}", kind.name(), options.app_name),
+        "metric_tags": {APP_TAG: {"static": options.app_name}},
     });
     if serves_http {
         lrp["ports"] = json!([APP_PORT]);
         lrp["routes"] = json!({"cf-router": [{
-            "hostnames": [format!("{}.localhost", options.process_guid)],
+            "hostnames": [format!("{}.localhost", options.app_name)],
             "port": APP_PORT,
         }]});
         lrp["check_definition"] =
@@ -95,6 +99,7 @@ mod tests {
     fn options() -> LrpOptions {
         LrpOptions {
             process_guid: "site".into(),
+            app_name: "site".into(),
             domain: "apps".into(),
             instances: 2,
             memory_mb: 64,
@@ -121,6 +126,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(lrp.root_fs, "preloaded:busybox");
+        assert_eq!(lrp.metric_tags[APP_TAG].static_value, "site");
         assert_eq!(lrp.ports, vec![8080]);
         let json = serde_json::to_value(&lrp).unwrap();
         assert_eq!(json["setup"]["download"]["to"], "/home/vcap");

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diego_fileserver::{client, Digest};
-use diego_model::{ActualLrp, ActualState, Presence, TaskState};
+use diego_model::{ActualLrp, ActualState, DesiredLrpUpdate, Presence, TaskState};
 use diego_sdk::{ActualFilter, Client};
 use diego_wasm_host::{HostConfig, LaunchSpec, Launcher, StagingResult, WasmHost};
 
 use crate::lrp::{desired_lrp, LrpOptions, APP_PORT};
 use crate::task::{parse_staging_result, staging_task, STAGING_DOMAIN};
+use crate::versions::{self, Version};
 use crate::{app_tar, lifecycle_tar, process_guid, PushError};
 
 /// The builder as a `wasi:cli` command (the guest workspace's binary).
@@ -63,7 +64,9 @@ impl Lifecycles {
 pub struct PushOptions {
     /// The app's name; the process guid is derived from it.
     pub name: String,
-    pub instances: i32,
+    /// Instances of the new version; `None`: as many as the running version
+    /// has, or 1 for a first push.
+    pub instances: Option<i32>,
     pub domain: String,
     /// The file server as both this client and the cells reach it.
     pub fileserver_url: String,
@@ -78,7 +81,7 @@ impl PushOptions {
     pub fn new(name: &str, fileserver_url: &str) -> Self {
         Self {
             name: name.to_string(),
-            instances: 1,
+            instances: None,
             domain: "apps".into(),
             fileserver_url: fileserver_url.to_string(),
             memory_mb: 64,
@@ -101,9 +104,15 @@ pub struct Staged {
 
 #[derive(Debug, Clone)]
 pub struct Pushed {
+    /// The version now serving (new, or the one already running the droplet).
     pub process_guid: String,
+    pub instances: i32,
     pub staged: Staged,
     pub launch: LaunchSpec,
+    /// Earlier versions to remove once this one runs (`versions::retire`).
+    pub replaces: Vec<String>,
+    /// The staged droplet already ran as `process_guid`: nothing new was desired.
+    pub unchanged: bool,
 }
 
 /// Uploads the app and the builder, runs the staging Task and reads its result. The Task is
@@ -181,7 +190,9 @@ pub fn launch(lifecycles: &Lifecycles, staged: &Staged) -> Result<LaunchSpec, Pu
         .map_err(PushError::Launch)
 }
 
-/// Stages the app, launches it and desires its LRP (refused if the app already exists).
+/// Stages the app, launches it and desires its LRP. When the app already runs, the new
+/// version is desired beside it and `Pushed::replaces` names the versions to retire once it
+/// runs; a droplet identical to the running one desires nothing (at most a scale).
 pub async fn push(
     client: &Client,
     options: &PushOptions,
@@ -189,20 +200,28 @@ pub async fn push(
     app_dir: &Path,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Pushed, PushError> {
-    if options.instances < 1 {
-        return Err(PushError::Invalid {
-            field: "instances",
-            reason: format!("{} (must be at least 1)", options.instances),
-        });
+    if let Some(n) = options.instances {
+        if n < 1 {
+            return Err(PushError::Invalid {
+                field: "instances",
+                reason: format!("{n} (must be at least 1)"),
+            });
+        }
     }
-    let guid = process_guid(&options.name)?;
-    if client.desired_lrp(&guid).await.is_ok() {
-        return Err(PushError::Invalid {
-            field: "name",
-            reason: format!("app {guid} already exists (delete it first: diego lrp delete {guid})"),
-        });
+    let app = process_guid(&options.name)?;
+    let existing = versions::versions(client, &options.domain, &app).await?;
+    match existing.as_slice() {
+        [] => progress(&format!("staging {} as {app}", app_dir.display())),
+        running => progress(&format!(
+            "staging {} as a new version of {app} (running: {})",
+            app_dir.display(),
+            running
+                .iter()
+                .map(|v| v.process_guid.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
-    progress(&format!("staging {} as {guid}", app_dir.display()));
     let staged = stage(client, options, lifecycles, app_dir).await?;
     progress(&format!(
         "staged a {} app (buildpack {}) in {} ms: droplet {}",
@@ -217,10 +236,34 @@ pub async fn push(
         launch.path,
         launch.args.join(" ")
     ));
+    let others = |keep: &str| -> Vec<String> {
+        existing
+            .iter()
+            .map(|v| v.process_guid.clone())
+            .filter(|g| g != keep)
+            .collect()
+    };
+    if let Some(same) = versions::running_droplet(&existing, &staged.droplet) {
+        return unchanged(
+            client,
+            options,
+            same,
+            others(&same.process_guid),
+            staged,
+            launch,
+        )
+        .await;
+    }
+    let instances = options
+        .instances
+        .or_else(|| existing.iter().map(|v| v.instances).max())
+        .unwrap_or(1);
+    let guid = versions::next_guid(&app, &existing, &staged.droplet);
     let lrp_options = LrpOptions {
         process_guid: guid.clone(),
+        app_name: app.clone(),
         domain: options.domain.clone(),
-        instances: options.instances,
+        instances,
         memory_mb: options.memory_mb,
         disk_mb: options.disk_mb,
         start_timeout_ms: options.start_timeout_ms as i64,
@@ -234,9 +277,41 @@ pub async fn push(
     )?;
     client.desire_lrp(lrp).await?;
     Ok(Pushed {
+        replaces: others(&guid),
         process_guid: guid,
+        instances,
         staged,
         launch,
+        unchanged: false,
+    })
+}
+
+/// The droplet already runs as `same`: scale it if asked, desire nothing new.
+async fn unchanged(
+    client: &Client,
+    options: &PushOptions,
+    same: &Version,
+    replaces: Vec<String>,
+    staged: Staged,
+    launch: LaunchSpec,
+) -> Result<Pushed, PushError> {
+    let instances = options.instances.unwrap_or(same.instances);
+    if instances != same.instances {
+        let update = DesiredLrpUpdate {
+            instances: Some(instances),
+            ..Default::default()
+        };
+        client
+            .update_desired_lrp(&same.process_guid, update)
+            .await?;
+    }
+    Ok(Pushed {
+        process_guid: same.process_guid.clone(),
+        instances,
+        staged,
+        launch,
+        replaces,
+        unchanged: true,
     })
 }
 

@@ -199,3 +199,101 @@ async fn a_failing_build_reports_the_builders_message_and_desires_nothing() {
     assert!(tasks.is_empty(), "{tasks:?}");
     stack.stop().await;
 }
+
+/// GETs every running instance of `guid` and checks each body has `expect`.
+async fn all_answer(stack: &Stack, guid: &str, instances: usize, expect: &str) {
+    let running = diego_staging::wait_running(&stack.client, guid, instances, 90_000)
+        .await
+        .unwrap_or_else(|e| panic!("{guid}: {e}"));
+    for r in running {
+        let port = r.net_info.ports.first().expect("a mapped port").host_port;
+        let address = r.net_info.address.clone();
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(&address, port))
+            .await
+            .unwrap();
+        assert!(status.contains(" 200"), "{guid}: {status}\n{body}");
+        assert!(body.contains(expect), "{guid}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_push_replaces_the_running_version_and_the_same_files_desire_nothing() {
+    let Some(stack) = start(82).await else {
+        return;
+    };
+    let lifecycles = Lifecycles::load(guests()).expect("lifecycles load");
+    let app = tempfile::tempdir().unwrap();
+    let index = app.path().join("index.html");
+    std::fs::write(&index, "<p>version one</p>\n").unwrap();
+    let mut options = PushOptions::new("site", &stack.fileserver.url());
+    options.instances = Some(2);
+    let mut log = |line: &str| eprintln!("push site: {line}");
+
+    let first = diego_staging::push(&stack.client, &options, &lifecycles, app.path(), &mut log)
+        .await
+        .expect("first push");
+    assert_eq!(first.process_guid, "site");
+    assert!(first.replaces.is_empty() && !first.unchanged);
+    all_answer(&stack, "site", 2, "version one").await;
+
+    // the same files: the droplet runs already, nothing new is desired
+    options.instances = None;
+    let again = diego_staging::push(&stack.client, &options, &lifecycles, app.path(), &mut log)
+        .await
+        .expect("the same push again");
+    assert!(again.unchanged, "{again:?}");
+    assert_eq!((again.process_guid.as_str(), again.instances), ("site", 2));
+    assert!(again.replaces.is_empty());
+
+    // new files: a new version beside the old, with the old one's instance count
+    std::fs::write(&index, "<p>version two</p>\n").unwrap();
+    let second = diego_staging::push(&stack.client, &options, &lifecycles, app.path(), &mut log)
+        .await
+        .expect("second push");
+    assert!(!second.unchanged);
+    assert!(
+        second.process_guid.starts_with("site-") && second.process_guid.len() == "site-".len() + 8,
+        "{}",
+        second.process_guid
+    );
+    assert_eq!(second.replaces, vec!["site".to_string()]);
+    assert_eq!(second.instances, 2);
+    all_answer(&stack, &second.process_guid, 2, "version two").await;
+    // the old version served until now
+    all_answer(&stack, "site", 2, "version one").await;
+    let versions = diego_staging::versions(&stack.client, "apps", "site")
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+
+    diego_staging::retire(&stack.client, &second.replaces)
+        .await
+        .expect("retire the old version");
+    let versions = diego_staging::versions(&stack.client, "apps", "site")
+        .await
+        .unwrap();
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| v.process_guid.as_str())
+            .collect::<Vec<_>>(),
+        vec![second.process_guid.as_str()]
+    );
+    // the old version's instances stop
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let filter = diego_sdk::ActualFilter {
+            process_guid: "site".into(),
+            ..Default::default()
+        };
+        if stack.client.actual_lrps(filter).await.unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old instances did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stack.stop().await;
+}
