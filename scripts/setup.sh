@@ -5,8 +5,12 @@ set -euo pipefail
 
 # Debian packages: protoc for the gRPC code generation, runc + busybox for
 # containers, the CNI plugins and iptables for container networking, curl
-# for the demo, etcd-server for the etcd store backend's tests.
-PKGS=(protobuf-compiler etcd-server runc busybox-static containernetworking-plugins iptables iproute2 curl)
+# for the demo, etcd-server for the etcd store backend's tests, nftables for
+# the portmap plugin's nftables backend (ADR 0019).
+PKGS=(protobuf-compiler etcd-server runc busybox-static containernetworking-plugins iptables nftables iproute2 curl)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -14,8 +18,6 @@ for p in "${PKGS[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
@@ -36,5 +38,41 @@ fi
 if command -v go >/dev/null 2>&1; then
   (cd "$(dirname "$0")/../tests/compat-go" && GOFLAGS=-mod=mod go mod download 2>/dev/null) \
     || echo "setup: note: the go module proxy does not serve code.cloudfoundry.org/bbs here; the go compatibility test will be skipped" >&2
+fi
+# Upstream CNI plugins the OCI backend prefers to Debian's (ADR 0019): portmap
+# >= v1.5 has an nftables backend (one nft transaction per container instead of
+# ~40 iptables runs). Built from the Go module proxy into a diego-owned dir that
+# the backend searches before /usr/lib/cni; the VERSION file tells it which
+# release it finds there. Without Go, or if the build fails, containers keep
+# Debian's portmap with its iptables backend.
+CNI_PLUGINS_VERSION=v1.6.2
+CNI_PLUGINS_BUILT=(meta/portmap)
+DIEGO_CNI_DIR="${DIEGO_CNI_DIR:-/usr/local/lib/diego/cni}"
+cni_built() {
+  [ "$(cat "$DIEGO_CNI_DIR/VERSION" 2>/dev/null)" = "$CNI_PLUGINS_VERSION" ] || return 1
+  for p in "${CNI_PLUGINS_BUILT[@]}"; do [ -x "$DIEGO_CNI_DIR/${p##*/}" ] || return 1; done
+}
+GO=$(command -v go 2>/dev/null || true)
+[ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
+if cni_built; then
+  :
+elif [ -z "$GO" ]; then
+  echo "setup: note: go not found; containers use debian's cni portmap (iptables backend)" >&2
+else
+  gobin=$(mktemp -d)
+  ok=1
+  for p in "${CNI_PLUGINS_BUILT[@]}"; do
+    (cd / && GOBIN="$gobin" "$GO" install "github.com/containernetworking/plugins/plugins/$p@$CNI_PLUGINS_VERSION") >/dev/null 2>&1 || ok=0
+  done
+  # VERSION goes last: the backend trusts a plugin only once it names the release.
+  if [ "$ok" = 1 ] && $SUDO mkdir -p "$DIEGO_CNI_DIR" \
+    && $SUDO rm -f "$DIEGO_CNI_DIR/VERSION" \
+    && $SUDO install -m 0755 "$gobin"/* "$DIEGO_CNI_DIR/" \
+    && echo "$CNI_PLUGINS_VERSION" | $SUDO tee "$DIEGO_CNI_DIR/VERSION" >/dev/null; then
+    echo "setup: built cni ${CNI_PLUGINS_BUILT[*]##*/} $CNI_PLUGINS_VERSION into $DIEGO_CNI_DIR"
+  else
+    echo "setup: note: could not build cni plugins $CNI_PLUGINS_VERSION; containers use debian's cni portmap (iptables backend)" >&2
+  fi
+  rm -rf "$gobin"
 fi
 echo "setup: ok"

@@ -11,7 +11,11 @@
 //! density figures of issue 4 (`-- 250 10 --hold-s 30`).
 //!
 //! Environment: OCI_BENCH_CNI_CONCURRENCY=N bounds concurrent CNI plugin runs;
-//! OCI_BENCH_MASQ_PER_CONTAINER=1 uses the bridge plugin's per-container masquerade.
+//! OCI_BENCH_MASQ_PER_CONTAINER=1 uses the bridge plugin's per-container masquerade;
+//! OCI_BENCH_PORTMAP=iptables|nftables forces the portmap backend (default: nftables
+//! when scripts/setup.sh built a portmap that has it, ADR 0019); DIEGO_CNI_DIR replaces
+//! the diego plugin directory searched before /usr/lib/cni; OCI_BENCH_PORTMAP_DEL=plugin
+//! runs the nftables portmap's own DEL instead of the one-transaction delete.
 //!
 //! Cell 90 of the test numbering: subnet 10.255.100.0/24, host ports 61000-61249.
 
@@ -19,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diego_backend_oci::{OciBackend, OciConfig, PhaseTimings};
+use diego_backend_oci::{OciBackend, OciConfig, PhaseTimings, PortmapBackend};
 use diego_executor::*;
 use diego_model::Action;
 use futures::stream::{self, StreamExt};
@@ -272,6 +276,15 @@ async fn main() {
     if std::env::var_os("OCI_BENCH_MASQ_PER_CONTAINER").is_some() {
         oci.net.cell_masquerade = false;
     }
+    match std::env::var("OCI_BENCH_PORTMAP").as_deref() {
+        Ok("iptables") => oci.net.portmap_backend = Some(PortmapBackend::Iptables),
+        Ok("nftables") => oci.net.portmap_backend = Some(PortmapBackend::Nftables),
+        Ok(other) => {
+            eprintln!("OCI_BENCH_PORTMAP must be iptables or nftables, not {other:?}");
+            std::process::exit(2);
+        }
+        Err(_) => {}
+    }
     let variant = format!(
         "cni concurrency {}, {} masquerade",
         match oci.cni_concurrency {
@@ -284,8 +297,35 @@ async fn main() {
             "per-container"
         }
     );
+    if std::env::var("OCI_BENCH_PORTMAP_DEL").as_deref() == Ok("plugin") {
+        oci.net.portmap_direct_del = false;
+    }
     let state_dir = oci.state_dir.clone();
+    let search_path = oci.net.cni_search_path.clone();
+    let oci_direct_del = oci.net.portmap_direct_del;
     let backend = OciBackend::new(oci);
+    let portmap = match backend.portmap() {
+        Ok((plugin, b)) => format!(
+            "portmap {} ({}{})",
+            plugin.display(),
+            b.as_str(),
+            match (b, oci_direct_del) {
+                (PortmapBackend::Nftables, true) => ", one-transaction del",
+                (PortmapBackend::Nftables, false) => ", plugin del",
+                _ => "",
+            }
+        ),
+        Err(e) => {
+            eprintln!("oci_bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let bridge = search_path
+        .iter()
+        .map(|d| d.join("bridge"))
+        .find(|p| p.is_file())
+        .map_or("none".to_string(), |p| p.display().to_string());
+    let variant = format!("{variant}, {portmap}, bridge {bridge}");
     for guid in backend.list().await.unwrap() {
         backend.destroy(&guid).await.unwrap();
     }

@@ -10,6 +10,7 @@ mod cmd;
 mod error;
 mod files;
 mod net;
+mod portmap;
 mod process;
 mod rootfs;
 mod sys;
@@ -26,7 +27,8 @@ use diego_executor::{
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 
 pub use error::OciError;
-pub use net::{NetConfig, NetState};
+pub use net::{NetConfig, NetState, DEBIAN_CNI_DIR, DIEGO_CNI_DIR};
+pub use portmap::{PortmapBackend, HOSTPORT_TABLE};
 pub use rootfs::BUSYBOX_ROOTFS;
 pub use timing::PhaseTimings;
 
@@ -53,14 +55,21 @@ pub struct OciConfig {
 
 impl OciConfig {
     /// Defaults under /var/lib/diego; the subnet 10.255.<n>.0/24 and bridge `diego<n>`
-    /// come from `subnet_index` so several cells can share one machine.
+    /// come from `subnet_index` so several cells can share one machine. CNI plugins
+    /// are looked up in $DIEGO_CNI_DIR (default /usr/local/lib/diego/cni, where
+    /// scripts/setup.sh builds them), then Debian's /usr/lib/cni.
     pub fn new(cell_id: &str, subnet_index: u8) -> Self {
         let state_dir = PathBuf::from("/var/lib/diego").join(cell_id);
+        let diego_cni_dir = std::env::var_os("DIEGO_CNI_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| PathBuf::from(DIEGO_CNI_DIR), PathBuf::from);
         Self {
             cell_id: cell_id.to_string(),
             rootfs_dir: PathBuf::from("/var/lib/diego/rootfs"),
             net: NetConfig {
-                cni_path: PathBuf::from("/usr/lib/cni"),
+                cni_search_path: vec![diego_cni_dir, PathBuf::from(DEBIAN_CNI_DIR)],
+                portmap_backend: None,
+                portmap_direct_del: true,
                 bridge: format!("diego{subnet_index}"),
                 subnet: format!("10.255.{subnet_index}.0/24"),
                 ipam_dir: state_dir.join("ipam"),
@@ -94,6 +103,9 @@ struct NetUsers {
     guids: HashSet<String>,
     /// Whether this backend has put the masquerade rule in place.
     rule_in_place: bool,
+    /// Whether one of them had ports mapped by the nftables portmap, whose table
+    /// is removed with the last container when no other cell uses it (ADR 0019).
+    hostport_table_used: bool,
 }
 
 impl OciBackend {
@@ -115,13 +127,12 @@ impl OciBackend {
         if let Ok(entries) = std::fs::read_dir(backend.cfg.state_dir.join("containers")) {
             for entry in entries.flatten() {
                 let guid = entry.file_name().to_string_lossy().to_string();
-                backend
-                    .net_users
-                    .try_lock()
-                    .expect("no other user yet")
-                    .guids
-                    .insert(guid.clone());
-                for (_, host_port) in backend.load_net(&guid).map(|n| n.ports).unwrap_or_default() {
+                let net = backend.load_net(&guid).unwrap_or_default();
+                let mut users = backend.net_users.try_lock().expect("no other user yet");
+                users.guids.insert(guid.clone());
+                users.hostport_table_used |=
+                    !net.ports.is_empty() && net.portmap_backend == PortmapBackend::Nftables;
+                for (_, host_port) in net.ports {
                     backend.ports.reserve(host_port);
                 }
             }
@@ -165,6 +176,11 @@ impl OciBackend {
         net::netns_name(&self.cfg.cell_id, guid)
     }
 
+    /// The portmap plugin and backend a create with ports would use now.
+    pub fn portmap(&self) -> std::result::Result<(PathBuf, PortmapBackend), OciError> {
+        self.cfg.net.choose_portmap()
+    }
+
     /// The phases of the last create and destroy of `guid` (with `record_timings`).
     pub fn take_timings(&self, guid: &str) -> (Option<PhaseTimings>, Option<PhaseTimings>) {
         self.timings.take(guid)
@@ -196,6 +212,11 @@ impl OciBackend {
             netns: self.netns_name(&spec.guid),
             ..Default::default()
         };
+        if !spec.ports.is_empty() {
+            let (plugin, backend) = self.cfg.net.choose_portmap()?;
+            state.portmap_plugin = Some(plugin);
+            state.portmap_backend = backend;
+        }
         for port in &spec.ports {
             state.ports.push((*port, self.ports.take()?));
         }
@@ -211,6 +232,8 @@ impl OciBackend {
                 users.rule_in_place = true;
             }
             users.guids.insert(spec.guid.clone());
+            users.hostport_table_used |=
+                !state.ports.is_empty() && state.portmap_backend == PortmapBackend::Nftables;
         }
         self.cfg.net.create_netns(&state).await?;
         let config = bundle::config(spec, &self.cfg.cell_id, &net::netns_path(&state.netns));
@@ -318,6 +341,14 @@ impl OciBackend {
                     Ok(()) => users.rule_in_place = false,
                     Err(e) => {
                         first_err.get_or_insert(e);
+                    }
+                }
+                if users.hostport_table_used {
+                    match portmap::remove_table_if_unused().await {
+                        Ok(_) => users.hostport_table_used = false,
+                        Err(e) => {
+                            first_err.get_or_insert(e);
+                        }
                     }
                 }
             }

@@ -3,16 +3,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diego_backend_oci::{OciBackend, OciConfig};
+use diego_backend_oci::{OciBackend, OciConfig, PortmapBackend, HOSTPORT_TABLE};
 use diego_executor::*;
 use diego_model::*;
 
-fn backend(cell: &str, subnet_index: u8) -> Option<Arc<OciBackend>> {
+fn backend_with(
+    cell: &str,
+    subnet_index: u8,
+    portmap_backend: Option<PortmapBackend>,
+) -> Option<Arc<OciBackend>> {
     if let Err(reason) = OciBackend::available() {
         eprintln!("skipping real runc test: {reason}");
         return None;
     }
     let mut cfg = OciConfig::new(cell, subnet_index);
+    cfg.net.portmap_backend = portmap_backend;
     cfg.net.host_port_range = (
         61000 + subnet_index as u32 * 20,
         61019 + subnet_index as u32 * 20,
@@ -22,7 +27,15 @@ fn backend(cell: &str, subnet_index: u8) -> Option<Arc<OciBackend>> {
 
 /// A fresh executor; containers an interrupted earlier run left behind are destroyed first.
 async fn setup(cell: &str, subnet_index: u8) -> Option<(Executor, Arc<OciBackend>)> {
-    let b = backend(cell, subnet_index)?;
+    setup_with(cell, subnet_index, None).await
+}
+
+async fn setup_with(
+    cell: &str,
+    subnet_index: u8,
+    portmap_backend: Option<PortmapBackend>,
+) -> Option<(Executor, Arc<OciBackend>)> {
+    let b = backend_with(cell, subnet_index, portmap_backend)?;
     for guid in b.list().await.unwrap() {
         b.destroy(&guid).await.unwrap();
     }
@@ -132,9 +145,16 @@ async fn task_writes_a_result_file() {
     b.remove_cell_network().await.unwrap();
 }
 
+/// On each portmap backend: the default one (nftables after scripts/setup.sh) and
+/// iptables, the fallback (ADR 0019).
 #[tokio::test]
 async fn httpd_lrp_becomes_running_and_answers_on_loopback() {
-    let Some((exec, b)) = setup("it-httpd", 202).await else {
+    httpd_answers(None).await;
+    httpd_answers(Some(PortmapBackend::Iptables)).await;
+}
+
+async fn httpd_answers(portmap_backend: Option<PortmapBackend>) {
+    let Some((exec, b)) = setup_with("it-httpd", 202, portmap_backend).await else {
         return;
     };
     alloc(&exec, "web-1", 64);
@@ -167,8 +187,35 @@ async fn httpd_lrp_becomes_running_and_answers_on_loopback() {
     let host_port = c.net.ports[0].host_port;
     let body = http_get(&format!("127.0.0.1:{host_port}")).await;
     assert!(body.contains("hi-3"), "{body}");
+    // Hairpin: the container reaches itself through its host port on the bridge's
+    // address, which needs portmap's masquerade of container -> own address.
+    let url = format!("http://10.255.202.1:{host_port}/");
+    let request = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 10.255.202.1 {host_port}");
+    let hairpin = run_in(&b, "web-1", &["/bin/sh", "-c", &request]).await;
+    assert!(
+        hairpin.contains("hi-3"),
+        "hairpin through {url} ({portmap_backend:?}): {hairpin}"
+    );
     exec.delete("web-1").await.unwrap();
     b.remove_cell_network().await.unwrap();
+}
+
+/// Runs `args` in the container as root; its stdout and stderr lines, and the exit code.
+async fn run_in(b: &OciBackend, guid: &str, args: &[&str]) -> String {
+    let spec = ProcessSpec {
+        path: args[0].into(),
+        args: args[1..].iter().map(|a| a.to_string()).collect(),
+        user: "root".into(),
+        ..Default::default()
+    };
+    let mut spawned = b.spawn(guid, spec).await.unwrap();
+    let mut out = String::new();
+    while let Some(line) = spawned.output.recv().await {
+        out.push_str(&line.line);
+        out.push('\n');
+    }
+    let status = spawned.process.wait().await.unwrap();
+    format!("{out}exit {}", status.code)
 }
 
 async fn http_get(addr: &str) -> String {
@@ -241,9 +288,16 @@ fn output_of(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// With the portmap backend chosen by default (nftables after scripts/setup.sh), then
+/// with the iptables one every portmap has (the fallback, ADR 0019).
 #[tokio::test]
 async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
-    let Some((exec, b)) = setup("it-residue", 205).await else {
+    leaves_no_residue(None).await;
+    leaves_no_residue(Some(PortmapBackend::Iptables)).await;
+}
+
+async fn leaves_no_residue(portmap_backend: Option<PortmapBackend>) {
+    let Some((exec, b)) = setup_with("it-residue", 205, portmap_backend).await else {
         return;
     };
     let guid = "residue-1";
@@ -255,10 +309,22 @@ async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
     wait_state(&exec, guid, ContainerState::Running, 20_000).await;
     let netns = b.netns_name(guid);
     assert!(output_of("ip", &["netns", "list"]).contains(&netns));
+    let (_, portmap_backend) = b.portmap().unwrap();
+    let hostport_rules = match portmap_backend {
+        PortmapBackend::Iptables => output_of("iptables-save", &[]),
+        PortmapBackend::Nftables => output_of("nft", &["list", "table", "ip", HOSTPORT_TABLE]),
+    };
     assert!(
-        output_of("iptables-save", &[]).contains(guid),
-        "portmap rules carry the container id"
+        hostport_rules.contains(guid),
+        "portmap rules ({portmap_backend:?}) carry the container id: {hostport_rules}"
     );
+    if portmap_backend == PortmapBackend::Nftables {
+        // Host ports capture traffic to this host's addresses only, as with iptables.
+        assert!(
+            hostport_rules.contains("fib daddr type local jump hostports"),
+            "{hostport_rules}"
+        );
+    }
     let masquerade = "diego-it-residue masquerade";
     assert!(
         output_of("iptables-save", &[]).contains(masquerade),
@@ -304,12 +370,31 @@ async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
         !output_of("iptables-save", &[]).contains(masquerade),
         "the masquerade rule goes with the cell's last container"
     );
+    let ruleset = output_of("nft", &["list", "ruleset"]);
+    assert!(!ruleset.contains(guid), "nftables rule left: {ruleset}");
+    assert_hostport_table_gone_or_in_use().await;
     assert!(b.list().await.unwrap().is_empty());
     b.remove_cell_network().await.unwrap();
     assert!(
         !output_of("ip", &["link", "show", "diego205"]).contains("diego205"),
         "bridge left"
     );
+}
+
+/// The nftables portmap's table is gone with the cell's last container, unless another
+/// cell's container has a rule in it (tests run concurrently). A table without any
+/// container's rule may be another cell's that is about to remove it: looked at again
+/// for up to two seconds.
+async fn assert_hostport_table_gone_or_in_use() {
+    let mut table = String::new();
+    for _ in 0..40 {
+        table = output_of("nft", &["list", "table", "ip", HOSTPORT_TABLE]);
+        if table.is_empty() || table.contains("comment \"") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{HOSTPORT_TABLE} left without any container's rule: {table}");
 }
 
 /// A one-route HTTP server on loopback: GET /bits.tgz, POST anything (recorded).
