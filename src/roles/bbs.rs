@@ -28,8 +28,22 @@ pub struct BbsArgs {
     #[arg(long, env = "DIEGO_CONVERGE_INTERVAL_MS", default_value_t = 30_000)]
     pub converge_interval_ms: u64,
     /// Store records in plaintext (encryption at rest is on by default).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "encryption_keys")]
     pub plaintext: bool,
+    /// An encryption key at rest as LABEL:PASSPHRASE (repeatable; the
+    /// original BBS's `encryption_keys`). Replicas given the same keys share
+    /// them; without any, a random key is kept in `<data dir>/keyring`.
+    #[arg(
+        long = "encryption-key",
+        env = "DIEGO_ENCRYPTION_KEYS",
+        value_delimiter = ',',
+        value_name = "LABEL:PASSPHRASE",
+        hide_env_values = true
+    )]
+    pub encryption_keys: Vec<String>,
+    /// The label of the key new writes use (needed with several keys).
+    #[arg(long, env = "DIEGO_ACTIVE_KEY_LABEL", requires = "encryption_keys")]
+    pub active_key_label: Option<String>,
     /// Serve the API over TLS with this PEM certificate (and --tls-key-file).
     #[arg(long, env = "DIEGO_TLS_CERT_FILE", requires = "tls_key_file")]
     pub tls_cert_file: Option<PathBuf>,
@@ -98,6 +112,17 @@ fn config(a: &BbsArgs) -> anyhow::Result<ControlPlaneConfig> {
         diego_node::AuctioneerMode::parse(&a.auctioneer).map_err(|e| anyhow::anyhow!(e))?;
     if a.plaintext {
         cfg.at_rest = diego_store::AtRest::Plaintext;
+    }
+    if !a.encryption_keys.is_empty() {
+        let keys = a
+            .encryption_keys
+            .iter()
+            .map(|k| diego_store::Keyring::parse_key_flag(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        cfg.keyring = Some(diego_store::Keyring::from_passphrases(
+            &keys,
+            a.active_key_label.as_deref(),
+        )?);
     }
     if let (Some(cert), Some(key)) = (&a.tls_cert_file, &a.tls_key_file) {
         let read = |p: &PathBuf| {

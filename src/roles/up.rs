@@ -49,6 +49,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
         converge_interval_ms: a.converge_interval_ms,
         lock_ttl_ms: 5_000,
         plaintext: false,
+        encryption_keys: Vec::new(),
+        active_key_label: None,
         tls_cert_file: None,
         tls_key_file: None,
         tls_ca_file: None,

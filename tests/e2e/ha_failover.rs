@@ -101,11 +101,8 @@ fn replica_with(dir: &Path, i: usize, store: &str, extra: &[&str]) -> Replica {
     let port = etcd::free_port();
     let data = dir.join(format!("bbs{i}"));
     std::fs::create_dir_all(&data).unwrap();
-    // every replica must open records the others wrote: one shared key
-    let first_key = dir.join("bbs0").join("keyring");
-    if i > 0 && first_key.exists() {
-        std::fs::copy(&first_key, data.join("keyring")).unwrap();
-    }
+    // every replica must open records the others wrote: the same key,
+    // given as the original BBS takes it (label and passphrase)
     let args: Vec<String> = [
         "bbs",
         "--listen",
@@ -118,6 +115,8 @@ fn replica_with(dir: &Path, i: usize, store: &str, extra: &[&str]) -> Replica {
         &LOCK_TTL_MS.to_string(),
         "--converge-interval-ms",
         "2000",
+        "--encryption-key",
+        "ha-2026:a passphrase every replica is given",
     ]
     .iter()
     .chain(extra)

@@ -32,6 +32,9 @@ pub struct ControlPlaneConfig {
     /// Where the records live: the embedded store in `data_dir`, or etcd.
     pub store: StoreSpec,
     pub at_rest: AtRest,
+    /// Encryption keys from configuration (`--encryption-key`); without
+    /// them the keyring file in `data_dir` (created on first start).
+    pub keyring: Option<diego_store::Keyring>,
     /// Convergence period (Diego: 30 s); a lost cell triggers a pass at once.
     pub converge_interval_ms: u64,
     pub convergence: ConvergenceConfig,
@@ -75,12 +78,22 @@ impl AuctioneerMode {
 }
 
 impl ControlPlaneConfig {
+    /// The keyring records are encrypted with: the configured one, else the
+    /// file in the data dir (created on first start).
+    pub fn keyring(&self) -> Result<diego_store::Keyring, diego_store::StoreError> {
+        match &self.keyring {
+            Some(k) => Ok(k.clone()),
+            None => diego_store::Keyring::load_or_create(&self.data_dir),
+        }
+    }
+
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         ControlPlaneConfig {
             listen,
             data_dir,
             store: StoreSpec::Embedded,
             at_rest: AtRest::Encrypted,
+            keyring: None,
             converge_interval_ms: 30_000,
             convergence: ConvergenceConfig::default(),
             auctioneer: AuctioneerConfig::default(),
@@ -153,9 +166,10 @@ async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
         StoreSpec::Embedded => {
             let table = Arc::new(PresenceTable::new());
             Ok(Backend {
-                store: diego_store::open_local(
+                store: diego_store::open_local_keyed(
                     &cfg.data_dir,
                     cfg.at_rest,
+                    cfg.keyring.clone(),
                     EmbeddedOptions::default(),
                 )?,
                 presences: table.clone(),
@@ -173,11 +187,11 @@ async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
             .await?;
             let client = diego_store_etcd::connect_client(endpoints, &opts).await?;
             let store: Arc<dyn diego_store::Store> = match cfg.at_rest {
-                // The key stays on this node's disk; etcd only sees ciphertext.
-                AtRest::Encrypted => Arc::new(diego_store::EncryptedStore::new(
-                    etcd,
-                    diego_store::Keyring::load_or_create(&cfg.data_dir)?,
-                )),
+                // The keys stay with the replicas (configured, or in the data
+                // dir); etcd only sees ciphertext.
+                AtRest::Encrypted => {
+                    Arc::new(diego_store::EncryptedStore::new(etcd, cfg.keyring()?))
+                }
                 AtRest::Plaintext => Arc::new(etcd),
             };
             Ok(Backend {
@@ -190,8 +204,7 @@ async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
             pd_endpoints,
             prefix,
         } => {
-            let store =
-                crate::store_tikv::open(pd_endpoints, prefix, cfg.at_rest, &cfg.data_dir).await?;
+            let store = crate::store_tikv::open(pd_endpoints, prefix, cfg.at_rest, cfg).await?;
             let table = Arc::new(PresenceTable::new());
             Ok(Backend {
                 store,

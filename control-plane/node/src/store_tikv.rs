@@ -3,7 +3,6 @@
 //! tikv-client's own gRPC stack); without it the spec is refused up front
 //! with an error that says how to get it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use diego_store::{AtRest, Store};
@@ -32,22 +31,19 @@ pub(crate) fn parse(spec: &str, rest: &str) -> Result<StoreSpec, String> {
     })
 }
 
-/// Connects and, unless told otherwise, encrypts: the key stays on this
-/// node's disk, TiKV only sees ciphertext (as with etcd).
+/// Connects and, unless told otherwise, encrypts: the keys stay with the
+/// node (configured, or in its data dir), TiKV only sees ciphertext.
 #[cfg(feature = "tikv")]
 pub(crate) async fn open(
     pd_endpoints: &[String],
     prefix: &str,
     at_rest: AtRest,
-    data_dir: &Path,
+    cfg: &crate::ControlPlaneConfig,
 ) -> Result<Arc<dyn Store>, NodeError> {
     let opts = diego_store_tikv::TikvOptions::default();
     let tikv = diego_store_tikv::TikvStore::connect(pd_endpoints, prefix, opts).await?;
     Ok(match at_rest {
-        AtRest::Encrypted => Arc::new(diego_store::EncryptedStore::new(
-            tikv,
-            diego_store::Keyring::load_or_create(data_dir)?,
-        )),
+        AtRest::Encrypted => Arc::new(diego_store::EncryptedStore::new(tikv, cfg.keyring()?)),
         AtRest::Plaintext => Arc::new(tikv),
     })
 }
@@ -57,7 +53,7 @@ pub(crate) async fn open(
     _pd_endpoints: &[String],
     _prefix: &str,
     _at_rest: AtRest,
-    _data_dir: &Path,
+    _cfg: &crate::ControlPlaneConfig,
 ) -> Result<Arc<dyn Store>, NodeError> {
     Err(diego_store::StoreError::Backend(NOT_BUILT.into()).into())
 }

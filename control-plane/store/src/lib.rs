@@ -15,4 +15,4 @@ pub use api::*;
 pub use crypto::{EncryptedStore, Keyring};
 pub use embedded::{EmbeddedOptions, EmbeddedStore};
 pub use error::StoreError;
-pub use local::{open_local, AtRest, STORE_FILE};
+pub use local::{open_local, open_local_keyed, AtRest, STORE_FILE};

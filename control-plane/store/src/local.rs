@@ -24,10 +24,24 @@ pub fn open_local(
     at_rest: AtRest,
     opts: EmbeddedOptions,
 ) -> Result<Arc<dyn Store>, StoreError> {
+    open_local_keyed(data_dir, at_rest, None, opts)
+}
+
+/// As `open_local`, encrypting with `keyring` (from configuration) when
+/// given instead of the keyring file in the data dir.
+pub fn open_local_keyed(
+    data_dir: &Path,
+    at_rest: AtRest,
+    keyring: Option<Keyring>,
+    opts: EmbeddedOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     let embedded = EmbeddedStore::open(&data_dir.join(STORE_FILE), opts)?;
     Ok(match at_rest {
         AtRest::Encrypted => {
-            let keyring = Keyring::load_or_create(data_dir)?;
+            let keyring = match keyring {
+                Some(k) => k,
+                None => Keyring::load_or_create(data_dir)?,
+            };
             Arc::new(EncryptedStore::new(embedded, keyring))
         }
         AtRest::Plaintext => Arc::new(embedded),

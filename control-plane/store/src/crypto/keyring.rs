@@ -71,6 +71,66 @@ impl Keyring {
         Sha256::digest(passphrase.as_bytes()).into()
     }
 
+    /// A keyring from configuration, as the original BBS takes it
+    /// (`encryption_keys` label -> passphrase, `active_key_label`): every
+    /// replica given the same passphrases has the same keys, and nothing is
+    /// written to the data dir. `active` may be omitted with one key only.
+    pub fn from_passphrases(
+        keys: &[(String, String)],
+        active: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let (first, _) = keys
+            .first()
+            .ok_or_else(|| keyring_error("no encryption key given".into()))?;
+        let active = match active {
+            Some(a) => a,
+            None if keys.len() == 1 => first.as_str(),
+            None => {
+                return Err(keyring_error(format!(
+                    "{} encryption keys given but no active key label: say which one encrypts new writes",
+                    keys.len()
+                )))
+            }
+        };
+        let mut ring = Keyring {
+            active: String::new(),
+            keys: BTreeMap::new(),
+            file: None,
+        };
+        for (label, passphrase) in keys {
+            if passphrase.is_empty() {
+                return Err(keyring_error(format!(
+                    "encryption key {label:?} has an empty passphrase"
+                )));
+            }
+            if ring.keys.contains_key(label) {
+                return Err(keyring_error(format!(
+                    "encryption key label {label:?} is given twice"
+                )));
+            }
+            ring.add(label, Self::key_from_passphrase(passphrase))?;
+        }
+        ring.set_active(active).map_err(|_| {
+            keyring_error(format!(
+                "active key label {active:?} is not among the encryption keys ({})",
+                ring.keys.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        Ok(ring)
+    }
+
+    /// Parses one `LABEL:PASSPHRASE` (the passphrase may contain colons).
+    pub fn parse_key_flag(flag: &str) -> Result<(String, String), StoreError> {
+        match flag.split_once(':') {
+            Some((label, passphrase)) if !label.is_empty() => {
+                Ok((label.to_string(), passphrase.to_string()))
+            }
+            _ => Err(keyring_error(
+                "an encryption key is LABEL:PASSPHRASE (e.g. key-2026:a-long-secret)".into(),
+            )),
+        }
+    }
+
     /// Reads `<dir>/keyring`, or creates it with a random key on first start.
     pub fn load_or_create(dir: &Path) -> Result<Self, StoreError> {
         let file = dir.join(KEYRING_FILE);
@@ -255,6 +315,46 @@ fn warn_if_readable_by_others(_path: &Path) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(l, p)| (l.to_string(), p.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn passphrases_give_the_same_keys_on_every_replica_and_name_the_active_one() {
+        let keys = pairs(&[("old", "first secret"), ("new", "second secret")]);
+        let a = Keyring::from_passphrases(&keys, Some("new")).unwrap();
+        let b = Keyring::from_passphrases(&keys, Some("new")).unwrap();
+        assert_eq!(a.render(), b.render());
+        assert_eq!(a.active_id(), "new");
+        assert_eq!(a.key_ids().collect::<Vec<_>>(), vec!["new", "old"]);
+        assert!(a.file().is_none(), "nothing is written to the data dir");
+        let one = Keyring::from_passphrases(&pairs(&[("only", "s")]), None).unwrap();
+        assert_eq!(one.active_id(), "only");
+    }
+
+    #[test]
+    fn bad_key_configuration_is_refused_with_the_reason() {
+        let err = |keys: &[(&str, &str)], active: Option<&str>| {
+            Keyring::from_passphrases(&pairs(keys), active)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&[], None).contains("no encryption key"));
+        assert!(err(&[("a", "x"), ("b", "y")], None).contains("no active key label"));
+        assert!(err(&[("a", "x")], Some("b")).contains("\"b\" is not among"));
+        assert!(err(&[("a", "")], None).contains("empty passphrase"));
+        assert!(err(&[("a", "x"), ("a", "y")], Some("a")).contains("given twice"));
+        assert!(err(&[("bad id", "x")], None).contains("invalid key id"));
+        assert_eq!(
+            Keyring::parse_key_flag("k1:pass:with:colons").unwrap(),
+            ("k1".to_string(), "pass:with:colons".to_string())
+        );
+        assert!(Keyring::parse_key_flag("no-colon").is_err());
+        assert!(Keyring::parse_key_flag(":nolabel").is_err());
+    }
 
     #[test]
     fn file_round_trip_and_perms() {
