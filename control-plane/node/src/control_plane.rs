@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diego_auctioneer::{Auctioneer, AuctioneerConfig, ClientTls, GrpcReps};
@@ -216,21 +216,34 @@ async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
 }
 
 /// The auctioneer is built after the BBS (its results go to the BBS), so the
-/// BBS gets this slot and the auctioneer is put in it.
+/// BBS gets this slot and the auctioneer is put in it. The BBS holds the
+/// slot and the auctioneer's sink holds the BBS: `stop` empties the slot to
+/// break that cycle, or a stopped control plane (a replica that lost its
+/// lock) would keep its store open for the life of the process.
 #[derive(Default)]
-struct AuctioneerSlot(OnceLock<Auctioneer>);
+struct AuctioneerSlot(Mutex<Option<Auctioneer>>);
+
+impl AuctioneerSlot {
+    fn get(&self) -> Option<Auctioneer> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, a: Option<Auctioneer>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = a;
+    }
+}
 
 impl AuctionRequester for AuctioneerSlot {
     fn request_lrp_auctions(&self, starts: Vec<LrpAuction>) -> BoxFut<'_, Result<(), String>> {
-        match self.0.get() {
-            Some(a) => a.request_lrp_auctions(starts),
-            None => Box::pin(async { Err("auctioneer not running yet".to_string()) }),
+        match self.get() {
+            Some(a) => Box::pin(async move { a.request_lrp_auctions(starts).await }),
+            None => Box::pin(async { Err("auctioneer not running".to_string()) }),
         }
     }
     fn request_task_auctions(&self, tasks: Vec<Task>) -> BoxFut<'_, Result<(), String>> {
-        match self.0.get() {
-            Some(a) => a.request_task_auctions(tasks),
-            None => Box::pin(async { Err("auctioneer not running yet".to_string()) }),
+        match self.get() {
+            Some(a) => Box::pin(async move { a.request_task_auctions(tasks).await }),
+            None => Box::pin(async { Err("auctioneer not running".to_string()) }),
         }
     }
 }
@@ -243,6 +256,7 @@ pub struct ControlPlane {
     /// Whether the API is served over TLS (the URL scheme).
     tls: bool,
     shutdown: watch::Sender<bool>,
+    slot: Arc<AuctioneerSlot>,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<()>,
 }
@@ -269,6 +283,7 @@ impl ControlPlane {
         let tls_on = cfg.tls.is_some();
         let backend = open_backend(&cfg).await?;
         let store = backend.store;
+        crate::key_check::verify_keys(store.as_ref()).await?;
         let mut reps = GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms);
         if let Some(fence) = &cfg.fence {
             // an active replica on etcd auctions under its lock: reps refuse
@@ -315,7 +330,7 @@ impl ControlPlane {
         // Built either way (it is cheap and idle without requests); only
         // the in-process mode gives it work and runs its loop.
         let auctioneer = Auctioneer::new(cells.clone(), reps, sink, cfg.auctioneer.clone());
-        let _ = slot.0.set(auctioneer.clone());
+        slot.set(Some(auctioneer.clone()));
 
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
@@ -397,6 +412,7 @@ impl ControlPlane {
             decisions,
             tls: tls_on,
             shutdown,
+            slot,
             tasks,
             server,
         })
@@ -413,6 +429,7 @@ impl ControlPlane {
         for t in &self.tasks {
             t.abort();
         }
+        self.slot.set(None);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
     }
 }

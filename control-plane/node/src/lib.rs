@@ -7,6 +7,7 @@ mod auctioneer_node;
 mod cells;
 mod control_plane;
 mod error;
+mod key_check;
 mod local_cell;
 mod remote_auctioneer;
 mod replica;
