@@ -4,7 +4,7 @@ use crate::error::PlacementError;
 use crate::explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 use crate::filter::{Compat, Constraint};
 use crate::hash::FxHashMap;
-use crate::round::{CellScore, ScoreRound};
+use crate::round::{CellScore, ScoreColumns, ScoreRound};
 use crate::score::{CellView, ScoreParts, Scorer, WorkView};
 use crate::types::{AuctionConfig, LrpStart, Resources, TaskStart};
 use crate::walk::{shortfall, Best};
@@ -49,11 +49,11 @@ pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
 pub(crate) struct BatchScratch {
     pub(crate) candidates: Vec<u32>,
     pub(crate) ids: Vec<u32>,
-    pub(crate) out: Vec<Option<ScoreParts>>,
-    /// `+inf` for a rejected cell, which never wins.
+    /// The last batch call's answer by position; the winner's parts are read from it.
+    pub(crate) columns: ScoreColumns,
+    /// Totals by cell id; `+inf` for a rejected cell, which never wins.
     pub(crate) total: Vec<f64>,
-    pub(crate) parts: Vec<ScoreParts>,
-    /// Position of the cell in the batch call, for the winner's per-scorer terms.
+    /// Position of the cell in the batch call, for its parts and per-scorer terms.
     pub(crate) position: Vec<u32>,
     pub(crate) explained: Vec<Option<CellScore>>,
 }
@@ -87,7 +87,6 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         let batch = match round {
             Some(_) => BatchScratch {
                 total: vec![f64::INFINITY; cells.len()],
-                parts: vec![ScoreParts::default(); cells.len()],
                 position: vec![0; cells.len()],
                 explained: vec![None; cells.len()],
                 ..BatchScratch::default()

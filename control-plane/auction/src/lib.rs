@@ -22,7 +22,7 @@ pub use error::{PlacementError, ResourceProblems};
 pub use explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 pub use filter::{check_constraints, placement_tags_match, volume_drivers_match, Constraint};
 pub use rootfs::{parse_rootfs, rootfs_matches, RootfsUrl};
-pub use round::{open_round, CellScore, PerCellRound, ScoreRound};
+pub use round::{open_round, CellScore, PerCellRound, ScoreColumns, ScoreRound, PART_COLUMNS};
 pub use schedule::{schedule, schedule_default, CellAssignment, Plan};
 pub use score::{
     CellView, CompositeScorer, DiegoScorer, ScoreParts, Scorer, WorkView, LOCALITY_OFFSET,

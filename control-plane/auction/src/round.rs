@@ -17,6 +17,104 @@ pub enum CellScore {
     Rejected(String),
 }
 
+/// Terms per candidate in [`ScoreColumns::parts`], in `ScoreParts`' field order: `resource`,
+/// `starting`, `same_process`, `tasks`, `bin_pack`, `plugin`.
+pub const PART_COLUMNS: usize = 6;
+
+/// One placement call's answer, columnar by position in the call (see
+/// [`ScoreRound::score_columns`]). The walk reads only `totals`; the winner's parts are read
+/// back once ([`ScoreColumns::parts_of`]), so a round that gets its answer as columns (a WASM
+/// guest) hands them over without building a `ScoreParts` per candidate.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreColumns {
+    /// `totals[i]`: candidate `i`'s total, `ScoreParts::total` of its parts (the same sum in
+    /// the same order); `+inf` when the scorer rejects it (it never wins).
+    pub totals: Vec<f64>,
+    /// `parts[c * n + i]`: term `c` ([`PART_COLUMNS`]) of candidate `i`, with
+    /// `n = totals.len()`. A rejected candidate's terms are unused.
+    pub parts: Vec<f64>,
+    /// Per-candidate answers of a round without its own `score_columns`.
+    scratch: Vec<Option<ScoreParts>>,
+}
+
+impl ScoreColumns {
+    /// Candidates answered.
+    pub fn len(&self) -> usize {
+        self.totals.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.totals.is_empty()
+    }
+
+    /// Candidate `position`'s terms; zero terms when the columns do not hold it.
+    pub fn parts_of(&self, position: usize) -> ScoreParts {
+        let n = self.totals.len();
+        if position >= n || self.parts.len() != PART_COLUMNS * n {
+            return ScoreParts::default();
+        }
+        let term = |c: usize| self.parts[c * n + position];
+        ScoreParts {
+            resource: term(0),
+            starting: term(1),
+            same_process: term(2),
+            tasks: term(3),
+            bin_pack: term(4),
+            plugin: term(5),
+        }
+    }
+
+    /// The columns of per-candidate answers (`None` = rejected).
+    pub fn fill(&mut self, scored: &[Option<ScoreParts>]) {
+        let n = scored.len();
+        self.totals.clear();
+        self.parts.clear();
+        self.parts.resize(PART_COLUMNS * n, 0.0);
+        for (i, answer) in scored.iter().enumerate() {
+            match answer {
+                Some(parts) => {
+                    self.totals.push(parts.total());
+                    let terms = [
+                        parts.resource,
+                        parts.starting,
+                        parts.same_process,
+                        parts.tasks,
+                        parts.bin_pack,
+                        parts.plugin,
+                    ];
+                    for (c, term) in terms.into_iter().enumerate() {
+                        self.parts[c * n + i] = term;
+                    }
+                }
+                None => self.totals.push(f64::INFINITY),
+            }
+        }
+    }
+
+    /// `totals` from `parts` (`n` candidates): each the sum of its six terms in
+    /// `ScoreParts::total`'s order, so plans match the per-cell seam bit for bit.
+    pub fn sum_parts(&mut self, n: usize) {
+        self.totals.clear();
+        if self.parts.len() != PART_COLUMNS * n {
+            self.totals.resize(n, f64::INFINITY);
+            return;
+        }
+        let (resource, rest) = self.parts.split_at(n);
+        let (starting, rest) = rest.split_at(n);
+        let (same_process, rest) = rest.split_at(n);
+        let (tasks, rest) = rest.split_at(n);
+        let (bin_pack, plugin) = rest.split_at(n);
+        // Zipped slices, not indices: no bounds checks, so the sum vectorizes.
+        let terms = resource.iter().zip(starting).zip(same_process);
+        let terms = terms.zip(tasks).zip(bin_pack).zip(plugin);
+        self.totals.extend(terms.map(
+            |(((((resource, starting), same), tasks), bin_pack), plugin)| {
+                resource + starting + same + tasks + bin_pack + plugin
+            },
+        ));
+    }
+}
+
 /// A scorer's state for one auction (one `schedule` call), opened by [`Scorer::open_round`]
 /// with every participating cell. `ids[i]` is the position of `cells[i]` in that list, so a
 /// round can keep what does not change during the auction (ids, zones, tags) from the open and
@@ -31,6 +129,22 @@ pub trait ScoreRound {
         cells: &[CellView<'_>],
         out: &mut Vec<Option<ScoreParts>>,
     );
+
+    /// `score`'s answer as columns, replacing `out`'s contents; the auction's hot path. The
+    /// default goes through `score`; a round whose scorer answers in columns overrides it.
+    fn score_columns(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut ScoreColumns,
+    ) {
+        let mut scored = std::mem::take(&mut out.scratch);
+        scored.clear();
+        self.score(work, ids, cells, &mut scored);
+        out.fill(&scored);
+        out.scratch = scored;
+    }
 
     /// Like `score`, with reasons and named terms, for per-cell explanations.
     fn explain(
@@ -92,5 +206,56 @@ pub fn open_round<'s>(
     match scorer.open_round(cells) {
         Some(round) => round,
         None => Box::new(PerCellRound(scorer)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(base: f64) -> ScoreParts {
+        ScoreParts {
+            resource: base,
+            starting: base + 0.25,
+            same_process: 1000.0,
+            tasks: 0.0,
+            bin_pack: base * 2.0,
+            plugin: -0.5,
+        }
+    }
+
+    #[test]
+    fn columns_keep_each_candidates_parts_and_total() {
+        let scored = [Some(parts(0.1)), None, Some(parts(0.7))];
+        let mut columns = ScoreColumns::default();
+        columns.fill(&scored);
+        assert_eq!(columns.len(), 3);
+        assert_eq!(columns.parts_of(0), parts(0.1));
+        assert_eq!(columns.parts_of(2), parts(0.7));
+        assert_eq!(columns.totals[0].to_bits(), parts(0.1).total().to_bits());
+        assert_eq!(columns.totals[1], f64::INFINITY, "rejected never wins");
+        // Out of range: zero terms, no panic.
+        assert_eq!(columns.parts_of(3), ScoreParts::default());
+    }
+
+    #[test]
+    fn totals_summed_from_columns_are_the_per_cell_totals_bit_for_bit() {
+        let scored = [Some(parts(0.1)), Some(parts(1.0 / 3.0)), Some(parts(0.7))];
+        let mut columns = ScoreColumns::default();
+        columns.fill(&scored);
+        columns.totals.clear();
+        columns.sum_parts(3);
+        for (i, answer) in scored.iter().enumerate() {
+            let expected = answer.unwrap().total();
+            assert_eq!(
+                columns.totals[i].to_bits(),
+                expected.to_bits(),
+                "candidate {i}"
+            );
+        }
+        // Parts of the wrong length: every candidate counts as rejected.
+        columns.parts.pop();
+        columns.sum_parts(3);
+        assert_eq!(columns.totals, vec![f64::INFINITY; 3]);
     }
 }

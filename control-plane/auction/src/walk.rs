@@ -176,7 +176,10 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
         work: &WorkView<'_>,
     ) -> Result<(u32, ScoreParts), PlacementError> {
         match best.id {
-            Some(id) if self.round.is_some() => Ok((id, self.batch.parts[id as usize])),
+            Some(id) if self.round.is_some() => {
+                let position = self.batch.position[id as usize] as usize;
+                Ok((id, self.batch.columns.parts_of(position)))
+            }
             Some(id) => Ok((id, self.scorer.score(&self.view(id), work))),
             None => Err(PlacementError::InsufficientResources(best.problems)),
         }
@@ -196,36 +199,39 @@ impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
         let mut views = std::mem::take(&mut self.views);
         views.clear();
         views.extend(ids.iter().map(|&id| self.view(id)));
+        let explain = self.config.explain;
         let batch = &mut self.batch;
-        for (position, &id) in ids.iter().enumerate() {
-            batch.total[id as usize] = f64::INFINITY;
-            batch.parts[id as usize] = ScoreParts::default();
-            batch.position[id as usize] = position as u32;
-            batch.explained[id as usize] = None;
+        if explain {
+            for &id in &ids {
+                batch.explained[id as usize] = None;
+            }
         }
         let Some(round) = self.round.as_mut() else {
             self.views = views;
             self.batch.ids = ids;
             return;
         };
-        if self.config.explain {
+        if explain {
             let verdicts = round.explain(work, &ids, &views);
+            let scored: Vec<Option<ScoreParts>> = verdicts
+                .iter()
+                .map(|verdict| match verdict {
+                    CellScore::Scored { parts, .. } => Some(*parts),
+                    CellScore::Rejected(_) => None,
+                })
+                .collect();
+            batch.columns.fill(&scored);
             for (&id, verdict) in ids.iter().zip(verdicts) {
-                if let CellScore::Scored { parts, .. } = &verdict {
-                    batch.total[id as usize] = parts.total();
-                    batch.parts[id as usize] = *parts;
-                }
                 batch.explained[id as usize] = Some(verdict);
             }
         } else {
-            batch.out.clear();
-            round.score(work, &ids, &views, &mut batch.out);
-            for (&id, parts) in ids.iter().zip(&batch.out) {
-                if let Some(parts) = parts {
-                    batch.total[id as usize] = parts.total();
-                    batch.parts[id as usize] = *parts;
-                }
-            }
+            round.score_columns(work, &ids, &views, &mut batch.columns);
+        }
+        // Positions the answer does not cover are +inf (rejected).
+        let totals = &batch.columns.totals;
+        for (position, &id) in ids.iter().enumerate() {
+            batch.total[id as usize] = totals.get(position).copied().unwrap_or(f64::INFINITY);
+            batch.position[id as usize] = position as u32;
         }
         self.batch.ids = ids;
         self.views = views;

@@ -10,8 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use diego_auction::{
-    schedule, AuctionConfig, CellState, CellView, DiegoScorer, LrpStart, Resources, Scorer,
-    WorkView,
+    schedule, AuctionConfig, CellState, CellView, DiegoScorer, LrpStart, Resources, ScoreColumns,
+    Scorer, WorkView,
 };
 use diego_wasm_host::{diego_params, Check, CheckKind, Healthcheck, HostConfig, WasmScorer};
 
@@ -20,6 +20,36 @@ const CELLS: usize = 100;
 const LRPS: usize = 2_000;
 /// A 0.3 scorer that computes nothing (the misbehave fixture, behaving).
 const FLOOR_GUEST: &str = "misbehave_scorer_v3";
+
+/// CPU time of the calling thread: on a VM shared with other builds, the time a run was
+/// descheduled is most of the noise in its wall time, and this leaves it out.
+fn thread_cpu_time() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    /// Linux's CLOCK_THREAD_CPUTIME_ID.
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec (two longs on 64-bit Linux) into `now`.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Wall and thread CPU time of `f`.
+fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration, Duration) {
+    let (wall, cpu) = (Instant::now(), thread_cpu_time());
+    let result = f();
+    (result, wall.elapsed(), thread_cpu_time() - cpu)
+}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -94,9 +124,18 @@ fn lrps() -> Vec<LrpStart> {
 }
 
 /// The auction workload with the native scorer and with `guest` (the default scorer built
-/// against one `diego:placement` version).
-fn bench_scorer(guest: &str) {
-    let host = common::host(HostConfig::default());
+/// against one `diego:placement` version), on a host with fuel metering or without it (the
+/// epoch deadline alone, ADR 0020).
+fn bench_scorer(guest: &str, consume_fuel: bool) {
+    let host = common::host(HostConfig {
+        consume_fuel,
+        ..HostConfig::default()
+    });
+    let limits = if consume_fuel {
+        "fuel + epoch"
+    } else {
+        "epoch only"
+    };
     let digest = host.load(&common::guest(guest)).unwrap();
     let config = AuctionConfig::default();
     let native = DiegoScorer::from_config(&config);
@@ -116,26 +155,30 @@ fn bench_scorer(guest: &str) {
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
 
-    // Best of `runs`: the VM is shared with other builds.
-    let mut native_time = Duration::MAX;
-    let mut wasm_time = Duration::MAX;
+    // Best of `runs`, wall and thread CPU time: the VM is shared with other builds.
+    let (mut native_time, mut native_cpu) = (Duration::MAX, Duration::MAX);
+    let (mut wasm_time, mut wasm_cpu) = (Duration::MAX, Duration::MAX);
     for _ in 0..runs {
-        let start = Instant::now();
-        let expected = schedule(&cells, lrps(), Vec::new(), &config, &native);
-        native_time = native_time.min(start.elapsed());
-        let start = Instant::now();
-        let actual = schedule(&cells, lrps(), Vec::new(), &config, &wasm);
-        wasm_time = wasm_time.min(start.elapsed());
+        let (expected, wall, cpu) =
+            timed(|| schedule(&cells, lrps(), Vec::new(), &config, &native));
+        native_time = native_time.min(wall);
+        native_cpu = native_cpu.min(cpu);
+        let (actual, wall, cpu) = timed(|| schedule(&cells, lrps(), Vec::new(), &config, &wasm));
+        wasm_time = wasm_time.min(wall);
+        wasm_cpu = wasm_cpu.min(cpu);
         if !floor {
             assert_eq!(actual, expected, "the wasm scorer must give the same plan");
         }
     }
     assert_eq!(wasm.fallback_count(), 0, "{:?}", wasm.last_error());
+    let ratio = |wasm: Duration, native: Duration| wasm.as_secs_f64() / native.as_secs_f64();
     println!(
-        "auction {CELLS} cells x {LRPS} lrps (best of {runs}): native {native_time:?}, wasm \
-         {guest} diego:placement@{} rounds {wasm_time:?} ({:.2}x)",
+        "auction {CELLS} cells x {LRPS} lrps (best of {runs}), wasm {guest} \
+         diego:placement@{} rounds, {limits}: wall native {native_time:?} wasm {wasm_time:?} \
+         ({:.2}x); thread cpu native {native_cpu:?} wasm {wasm_cpu:?} ({:.2}x)",
         wasm.abi_version(),
-        wasm_time.as_secs_f64() / native_time.as_secs_f64()
+        ratio(wasm_time, native_time),
+        ratio(wasm_cpu, native_cpu),
     );
 
     let lrp = &lrps()[0];
@@ -161,28 +204,27 @@ fn bench_scorer(guest: &str) {
     let mut round = wasm
         .open_round(&states)
         .expect("a wasm scorer opens rounds");
-    let mut out = Vec::with_capacity(CELLS);
+    let mut out = ScoreColumns::default();
     const CALLS: u32 = 20_000;
     let mut per_call = Vec::new();
     for n in [1, 10, 100] {
         let start = Instant::now();
         for _ in 0..CALLS {
-            out.clear();
-            round.score(&work, &ids[..n], &views[..n], &mut out);
+            round.score_columns(&work, &ids[..n], &views[..n], &mut out);
             std::hint::black_box(&out);
         }
         per_call.push(format!("{n} cells {:?}", start.elapsed() / CALLS));
     }
     drop(round);
     println!(
-        "one placement call in an open round ({guest}, diego:placement@{}): {}",
+        "one placement call in an open round ({guest}, diego:placement@{}, {limits}): {}",
         wasm.abi_version(),
         per_call.join(", ")
     );
 
     // One placement over every cell, as a one-off round (open + explain), for comparison
     // with the 0.1 per-call figure. The same for every ABI version: skipped after the first.
-    if guest != "diego_scorer" {
+    if guest != "diego_scorer" || !consume_fuel {
         return;
     }
     const ROUNDS: u32 = 1_000;
@@ -204,7 +246,9 @@ fn bench_scorer(guest: &str) {
 }
 
 /// `cargo bench -p diego-wasm-host --bench wasm [-- healthcheck|scorer|scorer-v3|scorer-v2|
-/// scorer-floor]`: everything but the floor by default; `scorer` is both ABI versions.
+/// scorer-floor|scorer-epoch|scorer-floor-epoch]`: everything but the floors and the
+/// epoch-only variants by default; `scorer` is both ABI versions on the default host (fuel
+/// and epoch), `scorer-epoch` the 0.3 scorer on a host without fuel metering (ADR 0020).
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -217,13 +261,20 @@ fn main() {
         bench_healthcheck(CheckKind::Http, port);
     }
     // The current ABI (0.3.0, through the SDK), then the same scorer on 0.2.0.
+    let asked = |part: &str| only.iter().any(|o| o == part);
     if wanted("scorer") || wanted("scorer-v3") {
-        bench_scorer("diego_scorer");
+        bench_scorer("diego_scorer", true);
     }
-    if only.iter().any(|o| o == "scorer-floor") {
-        bench_scorer(FLOOR_GUEST);
+    if asked("scorer-epoch") {
+        bench_scorer("diego_scorer", false);
+    }
+    if asked("scorer-floor") {
+        bench_scorer(FLOOR_GUEST, true);
+    }
+    if asked("scorer-floor-epoch") {
+        bench_scorer(FLOOR_GUEST, false);
     }
     if wanted("scorer") || wanted("scorer-v2") {
-        bench_scorer("diego_scorer_v2");
+        bench_scorer("diego_scorer_v2", true);
     }
 }

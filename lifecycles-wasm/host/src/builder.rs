@@ -135,7 +135,7 @@ impl Builder {
         wasi.preopened_dir(droplet_dir, "/droplet", FsPerms::ReadWrite)
             .map_err(|e| preopen("droplet dir", droplet_dir, e))?;
         let mut store = self.host.store(wasi, self.limits.extra_deadline_ms);
-        // set_fuel only fails when fuel is off, and the host always turns it on.
+        // set_fuel only fails when fuel metering is off (`consume_fuel`): nothing to arm.
         let _ = store.set_fuel(self.limits.fuel);
         let outcome = self.host.run(&mut store, |store| {
             let instance = self.pre.instantiate(&mut *store)?;

@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use diego_auction::{
-    CellScore, CellState, CellView, DiegoScorer, ScoreParts, ScoreRound, Scorer, WorkView,
+    CellScore, CellState, CellView, DiegoScorer, ScoreColumns, ScoreParts, ScoreRound, Scorer,
+    WorkView,
 };
 
 use crate::{Digest, WasmError, WasmHost};
@@ -340,6 +341,28 @@ impl ScoreRound for PluginRound<'_> {
         }
         let fallback = &self.scorer.fallback;
         out.extend(cells.iter().map(|cell| Some(fallback.score(cell, work))));
+    }
+
+    /// 0.3.0's answer is already columns: handed over as they are. 0.2.0, 0.1.0 and a
+    /// failed plugin (the fallback) go through `score`.
+    fn score_columns(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut ScoreColumns,
+    ) {
+        if self.failed.is_none() {
+            if let Some(Session::V3(session)) = self.session.as_mut() {
+                match session.score_columns(work, ids, cells, out) {
+                    Ok(()) => return,
+                    Err(error) => self.fail(error),
+                }
+            }
+        }
+        let mut scored = Vec::with_capacity(cells.len());
+        self.score(work, ids, cells, &mut scored);
+        out.fill(&scored);
     }
 
     fn explain(

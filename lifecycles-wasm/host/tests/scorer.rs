@@ -57,7 +57,11 @@ fn workload() -> (Vec<LrpStart>, Vec<TaskStart>) {
 /// The plan of `guest` (the default scorer built against one ABI version) on the simulation
 /// workload must be the native scorer's, decision for decision.
 fn assert_identical_plans(guest: &str, version: &str) {
-    let host = common::host(HostConfig::default());
+    assert_identical_plans_on(HostConfig::default(), guest, version);
+}
+
+fn assert_identical_plans_on(host_config: HostConfig, guest: &str, version: &str) {
+    let host = common::host(host_config);
     let digest = host.load(&common::guest(guest)).unwrap();
     let config = AuctionConfig {
         bin_pack_first_fit_weight: 0.5,
@@ -84,6 +88,15 @@ fn assert_identical_plans(guest: &str, version: &str) {
 fn the_wasm_default_scorer_gives_identical_plans_to_the_native_one() {
     // Built with the SDK, so on the current ABI.
     assert_identical_plans("diego_scorer", "0.3.0");
+}
+
+#[test]
+fn the_wasm_default_scorer_without_fuel_metering_gives_identical_plans() {
+    let epoch_only = HostConfig {
+        consume_fuel: false,
+        ..HostConfig::default()
+    };
+    assert_identical_plans_on(epoch_only, "diego_scorer", "0.3.0");
 }
 
 #[test]

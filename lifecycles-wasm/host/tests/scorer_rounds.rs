@@ -125,6 +125,31 @@ fn an_endless_loop_with_unbounded_fuel_hits_the_deadline() {
 }
 
 #[test]
+fn an_endless_loop_without_fuel_metering_is_stopped_by_the_deadline() {
+    // The epoch-only configuration (ADR 0020): the deadline alone bounds a runaway scorer,
+    // with the typed error, and the auction still finishes on the fallback.
+    let host = common::host(HostConfig {
+        consume_fuel: false,
+        ..limited()
+    });
+    let config = AuctionConfig::default();
+    for (guest, _) in FIXTURES {
+        let (failures, took) = auction(&host, guest, 1.0, false);
+        assert!(
+            failures[0].contains("epoch deadline"),
+            "{guest}: {failures:?}"
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        // Scoring alone (the columnar hot path), the error is the typed deadline.
+        let plugin = misbehave(&host, guest, 1.0, 0.0);
+        let plan = schedule(&cells(), lrps(), Vec::new(), &config, &plugin);
+        assert_eq!(plan.placed_count(), 8, "{guest}");
+        assert_eq!(plugin.last_error(), Some(WasmError::Deadline), "{guest}");
+        assert_eq!(plan.scorer_failures.len(), 1, "{guest}");
+    }
+}
+
+#[test]
 fn a_guest_sleeping_in_a_host_call_hits_the_deadline() {
     for (guest, _) in FIXTURES {
         expect_failure(guest, 7.0, true, "epoch deadline");
@@ -177,6 +202,29 @@ fn malformed_output_fails_the_plugin_with_the_reason() {
     for (guest, _) in FIXTURES {
         expect_failure(guest, 5.0, false, "score term plugin is NaN");
         expect_failure(guest, 6.0, false, "rejection of position");
+    }
+}
+
+#[test]
+fn malformed_output_of_a_plugin_scoring_alone_fails_it_with_the_reason() {
+    // Without a composite around it the auction takes the plugin's columns as they are
+    // (`score_columns`); they are checked the same way.
+    let host = common::host(limited());
+    let config = AuctionConfig::default();
+    let cases = [
+        (4.0, "30 score parts for 6 cells (6 per cell)"),
+        (5.0, "score term plugin is NaN"),
+        (6.0, "rejection of position 13 in a call over 6 cells"),
+    ];
+    for (mode, reason) in cases {
+        let plugin = misbehave(&host, "misbehave_scorer_v3", mode, 0.0);
+        let plan = schedule(&cells(), lrps(), Vec::new(), &config, &plugin);
+        assert_eq!(plan.placed_count(), 8, "mode {mode}");
+        assert_eq!(
+            plugin.last_error(),
+            Some(WasmError::Malformed(reason.into())),
+            "mode {mode}"
+        );
     }
 }
 

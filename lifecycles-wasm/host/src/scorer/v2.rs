@@ -75,7 +75,7 @@ impl<'h> Session<'h> {
     /// Full fuel and a fresh deadline for the next call.
     fn rearm(&mut self) {
         let config = self.host.config();
-        // set_fuel only fails when fuel is off, and the host always turns it on.
+        // set_fuel only fails when fuel metering is off (`consume_fuel`): nothing to arm.
         let _ = self.store.set_fuel(config.fuel);
         self.store.set_epoch_deadline(
             config

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use diego_auction::{CellState, CellView, ScoreParts, WorkView};
+use diego_auction::{CellState, CellView, ScoreColumns, ScoreParts, WorkView, PART_COLUMNS};
 use wasmtime::component::ResourceAny;
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
@@ -33,8 +33,8 @@ pub(super) fn pre(instance: wasmtime::component::InstancePre<CallState>) -> wasm
 
 /// Columns of a placement's `loads` (`load-column` in the WIT).
 const LOAD_COLUMNS: usize = 8;
-/// Columns of `scores.parts` (`part-column` in the WIT), and their names for errors.
-const PART_COLUMNS: usize = 6;
+/// Names of `scores.parts`' columns (`part-column` in the WIT, `PART_COLUMNS` of them), for
+/// errors.
 const PART_NAMES: [&str; PART_COLUMNS] = [
     "resource",
     "starting",
@@ -93,13 +93,28 @@ impl Tables {
     }
 }
 
-/// The last work's interned strings: consecutive placements are usually instances of one
-/// process, so most placements skip the table lookups.
-struct LastWork {
-    guid: String,
-    domain: String,
-    rootfs: String,
-    work: wit::Work,
+/// The last string interned for one of the work's fields: consecutive placements usually
+/// share the domain and rootfs (and a process guid, for instances of one process), so most
+/// placements skip the table lookups of those fields.
+#[derive(Default)]
+struct LastString {
+    value: String,
+    index: Option<u32>,
+}
+
+impl LastString {
+    fn intern(&mut self, tables: &mut Tables, value: &str) -> u32 {
+        match self.index {
+            Some(index) if self.value == value => index,
+            _ => {
+                let index = tables.string(value);
+                self.value.clear();
+                self.value.push_str(value);
+                self.index = Some(index);
+                index
+            }
+        }
+    }
 }
 
 /// One open round: its own store, instance and `round` resource.
@@ -112,7 +127,8 @@ pub struct Session<'h> {
     tables: Tables,
     /// The interned empty list (placement tags and volume drivers are usually empty).
     empty_list: u32,
-    last: Option<LastWork>,
+    /// The last work's guid, domain and rootfs.
+    last: [LastString; 3],
     loads: Vec<i32>,
 }
 
@@ -177,7 +193,7 @@ impl<'h> Session<'h> {
             cells: cells.len() as u32,
             tables,
             empty_list,
-            last: None,
+            last: Default::default(),
             loads: Vec::new(),
         })
     }
@@ -185,8 +201,10 @@ impl<'h> Session<'h> {
     /// Full fuel and a fresh deadline for the next call.
     fn rearm(&mut self) {
         let config = self.host.config();
-        // set_fuel only fails when fuel is off, and the host always turns it on.
-        let _ = self.store.set_fuel(config.fuel);
+        if config.consume_fuel {
+            // set_fuel only fails when fuel is off.
+            let _ = self.store.set_fuel(config.fuel);
+        }
         self.store.set_epoch_deadline(
             config
                 .epoch_deadline_ms
@@ -227,40 +245,17 @@ impl<'h> Session<'h> {
         };
         let placement_tags = self.list(tags);
         let volume_drivers = self.list(drivers);
-        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
-        let same = |last: &LastWork| {
-            last.guid == *guid && last.domain == *domain && last.rootfs == *rootfs
-        };
-        let wit_work = match self.last.as_ref().filter(|last| same(last)) {
-            Some(last) => wit::Work {
-                kind,
-                index,
-                memory_mb,
-                disk_mb,
-                placement_tags,
-                volume_drivers,
-                ..last.work
-            },
-            None => {
-                let work = wit::Work {
-                    kind,
-                    guid: self.tables.string(guid),
-                    index,
-                    domain: self.tables.string(domain),
-                    memory_mb,
-                    disk_mb,
-                    rootfs: self.tables.string(rootfs),
-                    placement_tags,
-                    volume_drivers,
-                };
-                self.last = Some(LastWork {
-                    guid: guid.clone(),
-                    domain: domain.clone(),
-                    rootfs: rootfs.clone(),
-                    work,
-                });
-                work
-            }
+        let [last_guid, last_domain, last_rootfs] = &mut self.last;
+        let wit_work = wit::Work {
+            kind,
+            guid: last_guid.intern(&mut self.tables, guid),
+            index,
+            domain: last_domain.intern(&mut self.tables, domain),
+            memory_mb: work.memory_mb(),
+            disk_mb: work.disk_mb(),
+            rootfs: last_rootfs.intern(&mut self.tables, rootfs),
+            placement_tags,
+            volume_drivers,
         };
         if !self.tables.new_strings.is_empty() || !self.tables.new_lists.is_empty() {
             let (strings, lists) = self.tables.take_new();
@@ -284,47 +279,47 @@ impl<'h> Session<'h> {
         Ok(wit_work)
     }
 
-    /// The loads of `cells` as `load-column`s, one after the other.
+    /// The loads of `cells` as `load-column`s, one after the other: one pass per column,
+    /// appending (no zeroing first, no per-element bounds checks).
     fn fill_loads(&mut self, ids: &[u32], cells: &[CellView<'_>]) -> Result<(), WasmError> {
-        let n = cells.len();
-        self.loads.clear();
-        self.loads.resize(LOAD_COLUMNS * n, 0);
-        let (cell, rest) = self.loads.split_at_mut(n);
-        let (memory, rest) = rest.split_at_mut(n);
-        let (disk, rest) = rest.split_at_mut(n);
-        let (containers, rest) = rest.split_at_mut(n);
-        let (starting, rest) = rest.split_at_mut(n);
-        let (same_process, rest) = rest.split_at_mut(n);
-        let (tasks, bin_pack) = rest.split_at_mut(n);
-        for (i, (&id, view)) in ids.iter().zip(cells).enumerate() {
-            if id >= self.cells {
-                return Err(WasmError::Host(format!(
-                    "cell position {id} outside the round's {} cells",
-                    self.cells
-                )));
-            }
-            cell[i] = id as i32;
-            memory[i] = view.available.memory_mb;
-            disk[i] = view.available.disk_mb;
-            containers[i] = view.available.containers;
-            starting[i] = view.starting_container_count;
-            // Counts beyond i32::MAX cannot occur (a cell's containers are an i32).
-            same_process[i] = view.same_process_lrps as i32;
-            tasks[i] = view.tasks as i32;
-            bin_pack[i] = view.bin_pack_index;
+        if ids.len() != cells.len() {
+            return Err(WasmError::Host(format!(
+                "{} cell positions for {} cells",
+                ids.len(),
+                cells.len()
+            )));
         }
+        if let Some(&id) = ids.iter().find(|&&id| id >= self.cells) {
+            return Err(WasmError::Host(format!(
+                "cell position {id} outside the round's {} cells",
+                self.cells
+            )));
+        }
+        let loads = &mut self.loads;
+        loads.clear();
+        loads.reserve(LOAD_COLUMNS * cells.len());
+        loads.extend(ids.iter().map(|&id| id as i32));
+        loads.extend(cells.iter().map(|view| view.available.memory_mb));
+        loads.extend(cells.iter().map(|view| view.available.disk_mb));
+        loads.extend(cells.iter().map(|view| view.available.containers));
+        loads.extend(cells.iter().map(|view| view.starting_container_count));
+        // Counts beyond i32::MAX cannot occur (a cell's containers are an i32).
+        loads.extend(cells.iter().map(|view| view.same_process_lrps as i32));
+        loads.extend(cells.iter().map(|view| view.tasks as i32));
+        loads.extend(cells.iter().map(|view| view.bin_pack_index));
         Ok(())
     }
 
-    /// Parts per cell (`None` = rejected), checked: six per cell, numbers only, rejections
-    /// naming positions of this call.
-    pub fn score(
+    /// One `score` call, checked: six parts per cell, numbers only, no `-inf` total,
+    /// rejections naming positions of this call. Leaves the parts (columns) in `out.parts`,
+    /// the totals in `out.totals` (`+inf` for a rejected cell) and returns the rejections.
+    fn call_score(
         &mut self,
         work: &WorkView<'_>,
         ids: &[u32],
         cells: &[CellView<'_>],
-        out: &mut Vec<Option<ScoreParts>>,
-    ) -> Result<(), WasmError> {
+        out: &mut ScoreColumns,
+    ) -> Result<Vec<u32>, WasmError> {
         let n = cells.len();
         let work = self.work(work)?;
         self.fill_loads(ids, cells)?;
@@ -337,53 +332,79 @@ impl<'h> Session<'h> {
             loads,
             ..
         } = self;
-        let scores = host.run(store, |store| {
+        let wit::Scores { parts, rejected } = host.run(store, |store| {
             bindings
                 .diego_placement_score()
                 .round()
                 .call_score(&mut *store, *round, work, loads)
         })?;
-        let parts = &scores.parts;
         if parts.len() != PART_COLUMNS * n {
             return Err(WasmError::Malformed(format!(
                 "{} score parts for {n} cells (6 per cell)",
                 parts.len()
             )));
         }
-        // One pass over the flat list (vectorizes) instead of a check per term.
-        if let Some(at) = parts.iter().position(|v| v.is_nan()) {
-            return Err(WasmError::Malformed(format!(
-                "score term {} is NaN",
-                PART_NAMES[at / n.max(1)]
-            )));
-        }
-        let start = out.len();
-        out.extend((0..n).map(|i| {
-            Some(ScoreParts {
-                resource: parts[i],
-                starting: parts[n + i],
-                same_process: parts[2 * n + i],
-                tasks: parts[3 * n + i],
-                bin_pack: parts[4 * n + i],
-                plugin: parts[5 * n + i],
-            })
-        }));
-        if out[start..]
+        // The guest's list becomes the columns as they are: no copy, no per-cell struct.
+        out.parts = parts;
+        out.sum_parts(n);
+        // One pass over the totals, without an early exit: a NaN term makes its total NaN
+        // (NaN propagates through the sum), so only a NaN total needs the terms looked at.
+        let (nan, neg_inf) = out
+            .totals
             .iter()
-            .flatten()
-            .any(|p| p.total() == f64::NEG_INFINITY)
-        {
+            .fold((false, false), |(nan, neg_inf), &t| {
+                (nan | t.is_nan(), neg_inf | (t == f64::NEG_INFINITY))
+            });
+        if nan {
+            if let Some(at) = out.parts.iter().position(|v| v.is_nan()) {
+                return Err(WasmError::Malformed(format!(
+                    "score term {} is NaN",
+                    PART_NAMES[at / n.max(1)]
+                )));
+            }
+        }
+        if neg_inf {
             return Err(WasmError::Malformed("score total is -inf".into()));
         }
-        for &position in &scores.rejected {
-            match out[start..].get_mut(position as usize) {
-                Some(slot) => *slot = None,
+        for &position in &rejected {
+            match out.totals.get_mut(position as usize) {
+                Some(total) => *total = f64::INFINITY,
                 None => {
                     return Err(WasmError::Malformed(format!(
                         "rejection of position {position} in a call over {n} cells"
                     )))
                 }
             }
+        }
+        Ok(rejected)
+    }
+
+    /// The auction's hot path: totals and part columns by position, `+inf` for a rejected
+    /// cell (see `call_score`).
+    pub fn score_columns(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut ScoreColumns,
+    ) -> Result<(), WasmError> {
+        self.call_score(work, ids, cells, out).map(|_| ())
+    }
+
+    /// Parts per cell (`None` = rejected), checked like `score_columns`.
+    pub fn score(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut Vec<Option<ScoreParts>>,
+    ) -> Result<(), WasmError> {
+        let mut columns = ScoreColumns::default();
+        let rejected = self.call_score(work, ids, cells, &mut columns)?;
+        let start = out.len();
+        out.extend((0..cells.len()).map(|i| Some(columns.parts_of(i))));
+        for position in rejected {
+            out[start + position as usize] = None;
         }
         Ok(())
     }
