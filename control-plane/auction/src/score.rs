@@ -2,7 +2,7 @@
 //! operations in the same order on `f64`); plugins (e.g. WASM scorers) implement `Scorer` and
 //! either replace it or join it in a weighted `CompositeScorer`.
 
-use crate::round::{CellScore, ScoreRound};
+use crate::round::{CellScore, ScoreColumns, ScoreRound, PART_COLUMNS};
 use crate::types::{AuctionConfig, CellState, LrpStart, Resources, TaskStart};
 
 /// Diego's `LocalityOffset`: the penalty per co-located instance (same process, or any task).
@@ -296,6 +296,8 @@ impl Scorer for CompositeScorer {
         Some(Box::new(CompositeRound {
             members: opened,
             scratch: Vec::new(),
+            columns: ScoreColumns::default(),
+            rejected: Vec::new(),
         }))
     }
 }
@@ -323,6 +325,10 @@ impl Member<'_> {
 struct CompositeRound<'s> {
     members: Vec<Member<'s>>,
     scratch: Vec<Option<ScoreParts>>,
+    /// One member's columnar answer (`score_columns`).
+    columns: ScoreColumns,
+    /// Candidates some member rejected in this call.
+    rejected: Vec<bool>,
 }
 
 impl ScoreRound for CompositeRound<'_> {
@@ -351,6 +357,59 @@ impl ScoreRound for CompositeRound<'_> {
                     }
                     (None, Some(parts)) => member.totals.push(member.weight * parts.total()),
                 }
+            }
+        }
+    }
+
+    /// The members' columns summed column by column, as `score` sums their parts: the same
+    /// additions in the same order, so the totals (and the plan) are the same bit for bit,
+    /// and a member that answers in columns (a WASM plugin) keeps its fast path.
+    fn score_columns(
+        &mut self,
+        work: &WorkView<'_>,
+        ids: &[u32],
+        cells: &[CellView<'_>],
+        out: &mut ScoreColumns,
+    ) {
+        let n = cells.len();
+        out.parts.clear();
+        out.parts.resize(PART_COLUMNS * n, 0.0);
+        self.rejected.clear();
+        self.rejected.resize(n, false);
+        let plugin_column = (PART_COLUMNS - 1) * n;
+        for member in &mut self.members {
+            member
+                .round
+                .score_columns(work, ids, cells, &mut self.columns);
+            let answer = &self.columns;
+            // an answer of the wrong length rejects every candidate, as a round that fails
+            let complete = answer.len() == n && answer.parts.len() == PART_COLUMNS * n;
+            member.totals.clear();
+            for i in 0..n {
+                let total = if complete {
+                    answer.totals[i]
+                } else {
+                    f64::INFINITY
+                };
+                if total == f64::INFINITY {
+                    self.rejected[i] = true;
+                    member.totals.push(f64::INFINITY);
+                    continue;
+                }
+                member.totals.push(member.weight * total);
+                if member.diego {
+                    for c in 0..PART_COLUMNS {
+                        out.parts[c * n + i] += member.weight * answer.parts[c * n + i];
+                    }
+                } else {
+                    out.parts[plugin_column + i] += member.weight * total;
+                }
+            }
+        }
+        out.sum_parts(n);
+        for (total, rejected) in out.totals.iter_mut().zip(&self.rejected) {
+            if *rejected {
+                *total = f64::INFINITY;
             }
         }
     }

@@ -207,3 +207,68 @@ fn a_composite_with_a_round_member_records_each_scorers_score_for_the_winner() {
         );
     }
 }
+
+/// Diego's score as a plugin would give it (its total lands in `plugin`), scorable both cell
+/// by cell and through a round.
+struct DiegoAsPlugin;
+
+impl Scorer for DiegoAsPlugin {
+    fn name(&self) -> &str {
+        "as-plugin"
+    }
+
+    fn score(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> ScoreParts {
+        let mut parts = DiegoScorer::default().score(cell, work);
+        // something the default does not do, so the plugin moves the plan
+        parts.bin_pack += f64::from(cell.cell.available.memory_mb) / 3000.0;
+        parts
+    }
+
+    fn open_round(&self, _cells: &[&CellState]) -> Option<Box<dyn ScoreRound + '_>> {
+        Some(Box::new(PerCellRound(self)))
+    }
+}
+
+/// A composite asked only cell by cell (no round): the reference sums.
+struct CellByCell(CompositeScorer);
+
+impl Scorer for CellByCell {
+    fn name(&self) -> &str {
+        "cell-by-cell"
+    }
+
+    fn score(&self, cell: &CellView<'_>, work: &WorkView<'_>) -> ScoreParts {
+        self.0.score(cell, work)
+    }
+}
+
+fn weighted() -> CompositeScorer {
+    CompositeScorer::new()
+        .with(1.0, Box::new(DiegoScorer::default()))
+        .with(0.37, Box::new(DiegoAsPlugin))
+}
+
+#[test]
+fn a_composite_summed_in_columns_places_and_scores_exactly_as_cell_by_cell() {
+    for explain in [false, true] {
+        let config = AuctionConfig {
+            explain,
+            seed: 11,
+            ..AuctionConfig::default()
+        };
+        let (lrps, tasks) = work();
+        let reference = schedule(
+            &cells(),
+            lrps.clone(),
+            tasks.clone(),
+            &config,
+            &CellByCell(weighted()),
+        );
+        let columns = schedule(&cells(), lrps, tasks, &config, &weighted());
+        assert_eq!(columns.assignments, reference.assignments);
+        for (c, r) in columns.decisions.iter().zip(&reference.decisions) {
+            // the winner's score, term by term, to the bit
+            assert_eq!(format!("{:?}", c.outcome), format!("{:?}", r.outcome));
+        }
+    }
+}
