@@ -1,93 +1,436 @@
-//! The commit protocol: read, check, write in one etcd transaction guarded
-//! by the counter key, retry on a lost race.
+//! The commit protocol with group commit: one task per store takes the
+//! queued commits, writes as many as fit into one etcd transaction guarded
+//! by the counter key, and answers each.
 //!
-//! Checks are evaluated on the values read (our mod revision and bytes live
-//! in the record value), so a failed check names its key without guessing.
-//! The write transaction then compares the counter key's etcd mod revision
-//! with the one read: if nothing committed in between, everything read is
-//! still true. Each check is also mapped to its own etcd compare (absent ->
-//! version 0, present -> version > 0, mod revision / value -> the record's
-//! etcd mod revision as read) so a stray writer that bypasses the counter
-//! still cannot slip a change under a check.
+//! While a transaction is in flight, new commits queue; the next one takes
+//! them all (up to etcd's limits, see `batch`). That is what lifts
+//! throughput: commits of one process no longer wait one etcd round trip
+//! each on the counter.
+//!
+//! Each member is judged exactly as it would be alone:
+//! - Checks are judged on a snapshot of the counter and the checked keys
+//!   (our mod revision and bytes live in the record value), so a failed
+//!   check names its key and only that member gets `Conflict`. When every
+//!   check is an existence check and we wrote the counter last, the read is
+//!   skipped ("blind"): the checks go straight into etcd compares.
+//! - The transaction compares the counter key's etcd mod revision (nothing
+//!   committed since the snapshot), each check's key (a stray writer that
+//!   bypasses the counter cannot slip under a check) and the fence. If it
+//!   fails, its failure branch has read the counter, the checked keys and
+//!   the lock: a lost lock fails the batch with `Fenced`, anything else is
+//!   judged again on that fresh snapshot, member by member.
+//! - A transaction whose outcome is unknown (a dropped connection) carries
+//!   a fresh attempt id in the counter value. Before anything else is sent
+//!   at another counter position, etcd's history tells whether it landed;
+//!   so no member is applied twice and none is lost silently.
 
-use std::collections::HashSet;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use diego_store::{Check, Expect, Op, Revision, StoreError, Txn};
-use etcd_client::{Compare, CompareOp, DeleteOptions, KeyValue, TxnOp, WatchOptions};
+use diego_store::{Op, Revision, StoreError, Txn};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-use crate::layout::{
-    decode_record, decode_rev, encode_entries, encode_record, encode_rev, encode_u64,
-    COMMIT_ID_BYTES,
-};
-use crate::read::{compacted_at, current, RevRead};
-use crate::retry::{backend, is_transient, retrying, Backoff};
-use crate::{Fence, Shared};
+use crate::batch::{self, CommitId, Limits, Member, Snapshot};
+use crate::history::next_counter_write;
+use crate::read::{read_checked, RevRead};
+use crate::retry::{backend, is_transient, Backoff};
+use crate::Shared;
 
-type CommitId = [u8; COMMIT_ID_BYTES];
+/// A commit handed to the committer task.
+pub(crate) struct Request {
+    txn: Txn,
+    reply: oneshot::Sender<Result<Revision, StoreError>>,
+}
 
-pub(crate) async fn commit(shared: &Shared, txn: Txn) -> Result<Revision, StoreError> {
-    let ops = last_op_per_key(txn.ops);
-    let commit_id: CommitId = rand::random();
-    let mut known = shared.commit_lock.lock().await;
-    // counter-key mod revisions at which we sent a write whose outcome we
-    // never learnt; it may still land, so it must be ruled out before
-    // retrying or we could apply the same txn twice
-    let mut unknown: Vec<i64> = Vec::new();
-    let started = Instant::now();
-    let mut backoff = Backoff::new();
-    loop {
-        let (at, found) = match known.as_ref() {
-            // no checks and nothing in doubt: the compare on the counter
-            // is all we need, so skip the read
-            Some(at) if txn.checks.is_empty() && unknown.is_empty() => (at.clone(), Vec::new()),
-            _ => read_checked(shared, &txn.checks).await?,
+/// Starts the committer task of a store.
+pub(crate) fn start(shared: Arc<Shared>) -> (mpsc::UnboundedSender<Request>, JoinHandle<()>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let task = tokio::spawn(Committer::new(shared).run(receiver));
+    (sender, task)
+}
+
+pub(crate) async fn commit(
+    committer: &mpsc::UnboundedSender<Request>,
+    txn: Txn,
+) -> Result<Revision, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    committer
+        .send(Request { txn, reply })
+        .map_err(|_| StoreError::Backend("etcd store is closed: commit not sent".into()))?;
+    answer.await.map_err(|_| {
+        StoreError::Backend(
+            "etcd store closed before the commit was answered (outcome unknown)".into(),
+        )
+    })?
+}
+
+/// An attempt whose answer never came: it may still land.
+struct Attempt {
+    /// The counter key's etcd mod revision it compared.
+    sent_at: i64,
+    id: CommitId,
+    /// Member id -> the revision it gets if the attempt landed.
+    revisions: Vec<(u64, Revision)>,
+}
+
+type Outcome = Result<Revision, StoreError>;
+
+struct Committer {
+    shared: Arc<Shared>,
+    /// Waiting commits in arrival order.
+    queue: Vec<Member>,
+    next_id: u64,
+    /// The counter as our last successful write left it; `None` when
+    /// another writer may have moved it.
+    known: Option<RevRead>,
+    /// What the failure branch of the last attempt read, and the first
+    /// member id it may not judge: a commit queued later may have been
+    /// asked for after the read, and must not get a conflict from it.
+    snapshot: Option<(Snapshot, u64)>,
+    in_doubt: Vec<Attempt>,
+    backoff: Backoff,
+}
+
+impl Committer {
+    fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            queue: Vec::new(),
+            next_id: 0,
+            known: None,
+            snapshot: None,
+            in_doubt: Vec::new(),
+            backoff: Backoff::new(),
+        }
+    }
+
+    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Request>) {
+        loop {
+            if self.queue.is_empty() {
+                match receiver.recv().await {
+                    Some(request) => self.admit(request),
+                    None => return,
+                }
+            }
+            // let writers just answered queue their next commit first
+            tokio::task::yield_now().await;
+            // everything that queued while the last transaction was in
+            // flight joins the next one
+            while let Ok(request) = receiver.try_recv() {
+                self.admit(request);
+            }
+            self.step().await;
+        }
+    }
+
+    fn admit(&mut self, request: Request) {
+        let Txn { checks, ops, log } = request.txn;
+        self.queue.push(Member {
+            id: self.next_id,
+            checks,
+            ops: last_op_per_key(ops),
+            log,
+            enqueued: std::time::Instant::now(),
+            solo: false,
+            reply: Some(request.reply),
+        });
+        self.next_id += 1;
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_txn_ops: self.shared.opts.max_txn_ops.max(2),
+            max_txn_bytes: self.shared.opts.max_txn_bytes,
+            fenced: self.shared.fence.is_some(),
+        }
+    }
+
+    /// Answers members (wherever they wait) and drops them from the queue.
+    fn answer(&mut self, outcomes: HashMap<u64, Outcome>) {
+        if outcomes.is_empty() {
+            return;
+        }
+        let mut outcomes = outcomes;
+        self.queue
+            .retain_mut(|member| match outcomes.remove(&member.id) {
+                None => true,
+                Some(outcome) => {
+                    if let Some(reply) = member.reply.take() {
+                        // the caller may have given up waiting; nothing to do
+                        let _ = reply.send(outcome);
+                    }
+                    false
+                }
+            });
+        // an attempt nobody waits for any more needs no settling: its
+        // members were told the outcome is unknown and are never sent again
+        let queue = &self.queue;
+        self.in_doubt.retain(|attempt| {
+            attempt
+                .revisions
+                .iter()
+                .any(|(id, _)| queue.iter().any(|member| member.id == *id))
+        });
+    }
+
+    fn in_doubt(&self, id: u64) -> bool {
+        self.in_doubt
+            .iter()
+            .any(|a| a.revisions.iter().any(|(member, _)| *member == id))
+    }
+
+    /// Fails members with `error`, saying so when an attempt holding one of
+    /// them may still have landed.
+    fn fail(&mut self, ids: impl IntoIterator<Item = u64>, error: &StoreError) {
+        let outcomes = ids
+            .into_iter()
+            .map(|id| {
+                let outcome = if self.in_doubt(id) {
+                    StoreError::Backend(format!("commit outcome unknown: {error}"))
+                } else {
+                    error.clone_for_member()
+                };
+                (id, Err(outcome))
+            })
+            .collect();
+        self.answer(outcomes);
+    }
+
+    /// Members waiting in doubt for longer than the retry budget.
+    fn out_of_budget(&self) -> Vec<u64> {
+        let budget = self.shared.opts.retry_budget;
+        self.queue
+            .iter()
+            .filter(|m| m.enqueued.elapsed() >= budget && self.in_doubt(m.id))
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// One attempt at the next batch.
+    async fn step(&mut self) {
+        // with a snapshot from the last failure pending, the batch is taken
+        // from the commits queued before it (a prefix: ids grow), so the
+        // same batch is judged on it and a conflicting member cannot keep
+        // failing blind batches while new commits arrive
+        let eligible = match &self.snapshot {
+            Some((_, later)) => self.queue.iter().take_while(|m| m.id < *later).count(),
+            None => self.queue.len(),
         };
-        let mut still_open = Vec::new();
-        for sent_at in std::mem::take(&mut unknown) {
-            if sent_at == at.key_mod {
-                still_open.push(sent_at);
-            } else if let Some(revision) = landed_after(shared, sent_at, &commit_id).await? {
-                *known = None;
-                shared.publish(revision);
-                return Ok(revision);
+        let eligible = if eligible == 0 {
+            self.snapshot = None;
+            self.queue.len()
+        } else {
+            eligible
+        };
+        let chosen = batch::choose(&self.queue[..eligible], &self.limits());
+        let keys = batch::checked_keys(chosen.iter().map(|&at| &self.queue[at]));
+        let blind = self.in_doubt.is_empty()
+            && self.known.is_some()
+            && chosen.iter().all(|&at| self.queue[at].blind_checkable());
+        let snapshot = match self.snapshot.take() {
+            Some((snapshot, _)) if snapshot.covers(&keys) => Some(snapshot),
+            None if blind => None,
+            _ => match read_checked(&self.shared, &keys).await {
+                Ok(snapshot) => Some(snapshot),
+                Err(e) => {
+                    // `read_checked` already retried for the whole budget
+                    self.known = None;
+                    let ids: Vec<u64> = chosen.iter().map(|&at| self.queue[at].id).collect();
+                    self.fail(ids, &e);
+                    return;
+                }
+            },
+        };
+        let at = match (&snapshot, &self.known) {
+            (Some(snapshot), _) => snapshot.at.clone(),
+            (None, Some(known)) => known.clone(),
+            // not reached: blind needs a known counter
+            (None, None) => return,
+        };
+        if snapshot.is_some() && !self.in_doubt.is_empty() {
+            match self.resolve(at.key_mod).await {
+                Ok(false) => {}
+                // some members landed: choose again on a fresh read
+                Ok(true) => return,
+                // etcd's history could not be read (a member down): try
+                // again later, within each member's budget
+                Err(e) => {
+                    tracing::debug!(error = %e, "settling a commit in doubt failed; retrying");
+                    self.known = None;
+                    let late = self.out_of_budget();
+                    self.fail(late, &e);
+                    self.backoff.wait().await;
+                    return;
+                }
             }
         }
-        unknown = still_open;
-        if let Some(key) = failed_check(&txn.checks, &found)? {
-            *known = Some(at);
-            return Err(StoreError::Conflict { key });
+
+        // judge checks on the snapshot; a member whose check fails gets its
+        // own conflict now (the snapshot is newer than its arrival)
+        let mut outcomes = HashMap::new();
+        let mut members = Vec::with_capacity(chosen.len());
+        for &at in &chosen {
+            let member = &self.queue[at];
+            let failed = match &snapshot {
+                Some(snapshot) => snapshot.failed_check(&member.checks),
+                None => Ok(None),
+            };
+            match failed {
+                Ok(None) => members.push(at),
+                Ok(Some(key)) => {
+                    outcomes.insert(member.id, Err(StoreError::Conflict { key }));
+                }
+                Err(e) => {
+                    outcomes.insert(member.id, Err(e));
+                }
+            }
         }
-        let next = at.revision + 1;
-        let request = write_txn(shared, &at, &txn.checks, &found, &ops, &txn.log, &commit_id);
-        match shared.kv.clone().txn(request).await {
+        if members.is_empty() {
+            if snapshot.is_some() {
+                self.known = Some(at);
+            }
+            self.answer(outcomes);
+            return;
+        }
+
+        let attempt: CommitId = rand::random();
+        let batch: Vec<&Member> = members.iter().map(|&at| &self.queue[at]).collect();
+        let ids: Vec<u64> = batch.iter().map(|m| m.id).collect();
+        let sent_keys = batch::checked_keys(batch.iter().copied());
+        let layout = &self.shared.layout;
+        let fence = self.shared.fence.as_ref();
+        let (request, revisions) =
+            batch::write_txn(layout, fence, &at, &batch, snapshot.as_ref(), &attempt);
+        match self.shared.kv.clone().txn(request).await {
             Ok(resp) if resp.succeeded() => {
                 let etcd_revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-                *known = Some(RevRead {
-                    revision: next,
+                let top = at.revision + ids.len() as u64;
+                self.known = Some(RevRead {
+                    revision: top,
                     key_mod: etcd_revision,
                     etcd_revision,
                 });
-                shared.publish(next);
-                return Ok(next);
+                // whatever was in doubt compared an older counter: dead now
+                self.in_doubt.clear();
+                self.backoff = Backoff::new();
+                self.shared.publish(top);
+                outcomes.extend(ids.into_iter().zip(revisions.into_iter().map(Ok)));
             }
-            // another writer committed since the read, or we lost the lock
-            Ok(resp) => {
-                *known = None;
-                if let Some(reason) = fenced_out(shared, &resp) {
-                    return Err(StoreError::Fenced(reason));
+            Ok(resp) => match batch::parse_reads(&resp, &sent_keys, fence.is_some()) {
+                Ok((fresh, lock)) => {
+                    let fenced = fence
+                        .zip(lock)
+                        .and_then(|(fence, lock)| batch::fenced_out(fence, lock.as_ref()));
+                    if let Some(reason) = fenced {
+                        self.known = None;
+                        for id in ids {
+                            outcomes.insert(id, Err(StoreError::Fenced(reason.clone())));
+                        }
+                    } else {
+                        // a lost race or a failed existence check: judge
+                        // again on what the failure branch read
+                        self.known = Some(fresh.at.clone());
+                        self.snapshot = Some((fresh, self.next_id));
+                    }
+                }
+                Err(e) => {
+                    self.known = None;
+                    for id in ids {
+                        outcomes.insert(id, Err(e.clone_for_member()));
+                    }
+                }
+            },
+            Err(e) if is_transient(&e) => {
+                tracing::debug!(error = %e, members = ids.len(), "etcd commit failed; retrying");
+                self.known = None;
+                self.in_doubt.push(Attempt {
+                    sent_at: at.key_mod,
+                    id: attempt,
+                    revisions: ids.iter().copied().zip(revisions).collect(),
+                });
+                self.answer(outcomes);
+                let late = self.out_of_budget();
+                self.fail(late, &backend(&self.shared.endpoints, "commit", e));
+                self.backoff.wait().await;
+                return;
+            }
+            Err(e) if members.len() > 1 => {
+                // refused as a whole (too large, too many ops): each member
+                // goes alone, so a refusal it causes is its own
+                tracing::debug!(error = %e, members = members.len(), "etcd refused a batch; retrying its members alone");
+                for &at in &members {
+                    self.queue[at].solo = true;
                 }
             }
-            Err(e) if is_transient(&e) && started.elapsed() < shared.opts.retry_budget => {
-                tracing::debug!(error = %e, "etcd commit failed; retrying");
-                unknown.push(at.key_mod);
-                *known = None;
-                backoff.wait().await;
+            Err(e) => {
+                self.answer(outcomes);
+                self.fail(ids, &backend(&self.shared.endpoints, "commit", e));
+                return;
             }
-            Err(e) if unknown.is_empty() && !is_transient(&e) => {
-                return Err(backend(&shared.endpoints, "commit", e))
+        }
+        self.answer(outcomes);
+    }
+
+    /// Settles attempts in doubt that compared an older counter position
+    /// than `now_at`: each such position was followed by exactly one counter
+    /// write, and etcd's history says whose. Returns whether one of ours
+    /// landed (its members are then answered).
+    async fn resolve(&mut self, now_at: i64) -> Result<bool, StoreError> {
+        let mut positions: Vec<i64> = self
+            .in_doubt
+            .iter()
+            .map(|a| a.sent_at)
+            .filter(|&sent_at| sent_at != now_at)
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        for sent_at in positions {
+            let (top, id) = next_counter_write(&self.shared, sent_at).await?;
+            let landed = self
+                .in_doubt
+                .iter()
+                .position(|a| a.sent_at == sent_at && a.id.as_slice() == id.as_slice());
+            if let Some(landed) = landed {
+                let attempt = self.in_doubt.swap_remove(landed);
+                // one attempt landed at that position, so every other one
+                // compared a counter that has moved: dead
+                self.in_doubt.clear();
+                self.known = None;
+                self.shared.publish(top);
+                let outcomes = attempt
+                    .revisions
+                    .into_iter()
+                    .map(|(member, revision)| (member, Ok(revision)))
+                    .collect();
+                self.answer(outcomes);
+                return Ok(true);
             }
-            Err(e) => return Err(backend(&shared.endpoints, "commit (outcome unknown)", e)),
+            self.in_doubt.retain(|a| a.sent_at != sent_at);
+        }
+        Ok(false)
+    }
+}
+
+/// `StoreError` is not `Clone`; one failure answers several members.
+trait CloneForMember {
+    fn clone_for_member(&self) -> StoreError;
+}
+
+impl CloneForMember for StoreError {
+    fn clone_for_member(&self) -> StoreError {
+        match self {
+            StoreError::Conflict { key } => StoreError::Conflict { key: key.clone() },
+            StoreError::Fenced(reason) => StoreError::Fenced(reason.clone()),
+            StoreError::Backend(reason) => StoreError::Backend(reason.clone()),
+            StoreError::Compacted { asked, oldest } => StoreError::Compacted {
+                asked: *asked,
+                oldest: *oldest,
+            },
+            StoreError::Envelope { key, reason } => StoreError::Envelope {
+                key: key.clone(),
+                reason: reason.clone(),
+            },
         }
     }
 }
@@ -95,7 +438,7 @@ pub(crate) async fn commit(shared: &Shared, txn: Txn) -> Result<Revision, StoreE
 /// Later ops on a key replace earlier ones (etcd refuses a txn that writes
 /// one key twice); the survivors keep their order.
 fn last_op_per_key(ops: Vec<Op>) -> Vec<Op> {
-    let mut seen = HashSet::new();
+    let mut seen = std::collections::HashSet::new();
     let mut kept: Vec<Op> = ops
         .into_iter()
         .rev()
@@ -108,245 +451,4 @@ fn last_op_per_key(ops: Vec<Op>) -> Vec<Op> {
         .collect();
     kept.reverse();
     kept
-}
-
-/// The counter and every checked key, read in one etcd transaction so they
-/// are one snapshot.
-async fn read_checked(
-    shared: &Shared,
-    checks: &[Check],
-) -> Result<(RevRead, Vec<Option<KeyValue>>), StoreError> {
-    let mut gets = vec![TxnOp::get(shared.layout.rev(), None)];
-    gets.extend(
-        checks
-            .iter()
-            .map(|c| TxnOp::get(shared.layout.record(&c.key), None)),
-    );
-    let resp = retrying(
-        &shared.endpoints,
-        shared.opts.retry_budget,
-        "read for commit",
-        || {
-            let mut kv = shared.kv.clone();
-            let request = etcd_client::Txn::new().and_then(gets.clone());
-            async move { kv.txn(request).await }
-        },
-    )
-    .await?;
-    let etcd_revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-    let mut firsts = resp.op_responses().into_iter().map(|op| match op {
-        etcd_client::TxnOpResponse::Get(get) => get.kvs().first().cloned(),
-        _ => None,
-    });
-    let at = match firsts.next().flatten() {
-        None => RevRead {
-            revision: 0,
-            key_mod: 0,
-            etcd_revision,
-        },
-        Some(kv) => RevRead {
-            revision: decode_rev(kv.value())?.0,
-            key_mod: kv.mod_revision(),
-            etcd_revision,
-        },
-    };
-    Ok((at, firsts.collect()))
-}
-
-fn failed_check(
-    checks: &[Check],
-    found: &[Option<KeyValue>],
-) -> Result<Option<String>, StoreError> {
-    for (check, kv) in checks.iter().zip(found) {
-        let stored = kv
-            .as_ref()
-            .map(|kv| decode_record(kv.value()))
-            .transpose()?;
-        let holds = match (&check.expect, stored) {
-            (Expect::Absent, stored) => stored.is_none(),
-            (Expect::Present, stored) => stored.is_some(),
-            (Expect::ModRevision(want), Some((mod_revision, _))) => mod_revision == *want,
-            (Expect::ValueEquals(want), Some((_, value))) => value == want.as_slice(),
-            (Expect::ModRevision(_) | Expect::ValueEquals(_), None) => false,
-        };
-        if !holds {
-            return Ok(Some(check.key.clone()));
-        }
-    }
-    Ok(None)
-}
-
-fn write_txn(
-    shared: &Shared,
-    at: &RevRead,
-    checks: &[Check],
-    found: &[Option<KeyValue>],
-    ops: &[Op],
-    log: &[Vec<u8>],
-    commit_id: &CommitId,
-) -> etcd_client::Txn {
-    let layout = &shared.layout;
-    let next = at.revision + 1;
-    let mut compares = vec![if at.key_mod == 0 {
-        Compare::version(layout.rev(), CompareOp::Equal, 0)
-    } else {
-        Compare::mod_revision(layout.rev(), CompareOp::Equal, at.key_mod)
-    }];
-    for (check, kv) in checks.iter().zip(found) {
-        let key = layout.record(&check.key);
-        compares.push(match (&check.expect, kv) {
-            (_, None) => Compare::version(key, CompareOp::Equal, 0),
-            (Expect::Present, Some(_)) => Compare::version(key, CompareOp::Greater, 0),
-            (_, Some(kv)) => Compare::mod_revision(key, CompareOp::Equal, kv.mod_revision()),
-        });
-    }
-    let mut writes: Vec<TxnOp> = ops
-        .iter()
-        .map(|op| match op {
-            Op::Put { key, value } => {
-                TxnOp::put(layout.record(key), encode_record(next, value), None)
-            }
-            Op::Delete { key } => TxnOp::delete(layout.record(key), None),
-        })
-        .collect();
-    writes.push(TxnOp::put(layout.rev(), encode_rev(next, commit_id), None));
-    if !log.is_empty() {
-        writes.push(TxnOp::put(layout.log(next), encode_entries(log), None));
-    }
-    let mut otherwise = Vec::new();
-    if let Some(fence) = &shared.fence {
-        compares.push(fence_compare(fence));
-        // on failure, read the lock so the caller can tell "lost the lock"
-        // from "lost a race"
-        otherwise.push(TxnOp::get(fence.key.clone(), None));
-    }
-    etcd_client::Txn::new()
-        .when(compares)
-        .and_then(writes)
-        .or_else(otherwise)
-}
-
-fn fence_compare(fence: &Fence) -> Compare {
-    Compare::create_revision(fence.key.clone(), CompareOp::Equal, fence.token)
-}
-
-/// Why a failed write was fenced out, if it was: the lock is gone or was
-/// created again by another holder.
-fn fenced_out(shared: &Shared, resp: &etcd_client::TxnResponse) -> Option<String> {
-    let fence = shared.fence.as_ref()?;
-    let lock = resp.op_responses().into_iter().find_map(|op| match op {
-        etcd_client::TxnOpResponse::Get(get) => Some(get.kvs().first().cloned()),
-        _ => None,
-    })?;
-    let key = String::from_utf8_lossy(&fence.key);
-    match lock {
-        None => Some(format!(
-            "lock {key} is no longer held (our fencing token {} is stale)",
-            fence.token
-        )),
-        Some(kv) if kv.create_revision() != fence.token => Some(format!(
-            "lock {key} is held by another leader (token {}, ours {})",
-            kv.create_revision(),
-            fence.token
-        )),
-        Some(_) => None,
-    }
-}
-
-/// Whether the first counter write after etcd revision `sent_at` was ours,
-/// and at which of our revisions. Reads etcd's history through a watch.
-async fn landed_after(
-    shared: &Shared,
-    sent_at: i64,
-    commit_id: &CommitId,
-) -> Result<Option<Revision>, StoreError> {
-    let lookup = async {
-        let options = WatchOptions::new().with_start_revision(sent_at + 1);
-        let (mut watcher, mut stream) = shared
-            .client
-            .clone()
-            .watch(shared.layout.rev(), Some(options))
-            .await?;
-        let mut outcome = Err(etcd_client::Error::WatchError(
-            "history ended before the next counter write".into(),
-        ));
-        while let Some(resp) = stream.message().await? {
-            if resp.canceled() {
-                outcome = Err(etcd_client::Error::WatchError(format!(
-                    "etcd history compacted past {sent_at}: {}",
-                    resp.cancel_reason()
-                )));
-                break;
-            }
-            if let Some(kv) = resp.events().first().and_then(|e| e.kv()) {
-                outcome = Ok(kv.value().to_vec());
-                break;
-            }
-        }
-        // best effort: the stream closes with the watcher anyway
-        let _ = watcher.cancel().await;
-        outcome
-    };
-    let value = tokio::time::timeout(shared.opts.request_timeout, lookup)
-        .await
-        .map_err(|_| {
-            StoreError::Backend("commit outcome unknown: etcd history lookup timed out".into())
-        })?
-        .map_err(|e| backend(&shared.endpoints, "commit outcome lookup", e))?;
-    let (revision, id) = decode_rev(&value)?;
-    Ok((id == commit_id.as_slice()).then_some(revision))
-}
-
-/// Moves the compaction point to `min(upto, current)` and deletes the log
-/// below it, in one etcd transaction guarded by the old point.
-pub(crate) async fn compact_log(shared: &Shared, upto: Revision) -> Result<(), StoreError> {
-    let layout = &shared.layout;
-    loop {
-        let newest = current(shared).await?.revision;
-        let (compacted, compacted_mod, _) = compacted_at(shared).await?;
-        let target = upto.min(newest);
-        if target <= compacted {
-            return Ok(());
-        }
-        let guard = if compacted_mod == 0 {
-            Compare::version(layout.compacted(), CompareOp::Equal, 0)
-        } else {
-            Compare::mod_revision(layout.compacted(), CompareOp::Equal, compacted_mod)
-        };
-        let below = DeleteOptions::new().with_range(layout.log(target + 1));
-        let mut guards = vec![guard];
-        guards.extend(shared.fence.as_ref().map(fence_compare));
-        let request = etcd_client::Txn::new().when(guards).and_then(vec![
-            TxnOp::delete(layout.log(0), Some(below)),
-            TxnOp::put(layout.compacted(), encode_u64(target), None),
-        ]);
-        // safe to repeat: a repeat after a landed attempt fails the guard
-        let resp = retrying(
-            &shared.endpoints,
-            shared.opts.retry_budget,
-            "compact",
-            || {
-                let mut kv = shared.kv.clone();
-                let request = request.clone();
-                async move { kv.txn(request).await }
-            },
-        )
-        .await?;
-        if resp.succeeded() {
-            return Ok(());
-        }
-        if let Some(fence) = &shared.fence {
-            let lock = shared.kv.clone().get(fence.key.clone(), None).await;
-            let ours = lock
-                .ok()
-                .and_then(|r| r.kvs().first().map(|kv| kv.create_revision()));
-            if ours != Some(fence.token) {
-                return Err(StoreError::Fenced(format!(
-                    "lock {} is no longer ours (token {})",
-                    String::from_utf8_lossy(&fence.key),
-                    fence.token
-                )));
-            }
-        }
-    }
 }

@@ -6,14 +6,20 @@
 //! and every commit is one etcd transaction that compares that key's etcd
 //! mod revision with the one read, then writes the records (each value
 //! carrying our mod revision), the counter + 1 and the change-log entry. A
-//! concurrent writer makes the compare fail; we re-read and retry. The key
-//! layout is in `layout`, the commit protocol in `commit`.
+//! concurrent writer makes the compare fail; we re-read and retry. Commits
+//! of one process are group-committed: those queued while a transaction is
+//! in flight go into the next one under consecutive revisions (`batch`).
+//! The key layout is in `layout`, the commit protocol in `commit`.
 //!
 //! Deployment needs: etcd 3.4+, `--max-txn-ops` above the largest diego
-//! transaction (ops + checks + 2; the etcd default is 128).
+//! transaction (ops + checks + 2; the etcd default is 128). Batches are kept
+//! within `EtcdOptions::max_txn_ops` / `max_txn_bytes`.
 
+mod batch;
 mod commit;
+mod compact;
 mod election;
+mod history;
 mod layout;
 mod presence;
 mod read;
@@ -28,10 +34,9 @@ use std::time::Duration;
 
 use diego_store::{BoxFuture, LogEntry, Record, Revision, Store, StoreError, Txn};
 use etcd_client::{Client, ConnectOptions, KvClient};
-use tokio::sync::{watch as tokio_watch, Mutex};
+use tokio::sync::{mpsc, watch as tokio_watch};
 
 use crate::layout::Layout;
-use crate::read::RevRead;
 
 /// Connection and retry settings.
 #[derive(Debug, Clone)]
@@ -43,9 +48,19 @@ pub struct EtcdOptions {
     /// How long transient failures (no leader, member down) are retried
     /// before an operation fails; also how long `connect` waits for etcd.
     pub retry_budget: Duration,
-    /// Records per etcd range read when scanning; keeps each response well
-    /// under gRPC message limits.
+    /// Records in the first etcd range read of a scan.
     pub scan_page_records: usize,
+    /// About how many bytes each later range read of a scan fetches (sized
+    /// from the records seen so far). Larger pages matter on etcd 3.4, which
+    /// walks its index to the end of the range on every page.
+    pub scan_page_bytes: usize,
+    /// The most ops (and compares) one group-committed transaction may
+    /// hold: etcd's `--max-txn-ops` (default 128). A single commit larger
+    /// than this is still sent alone, for etcd to judge.
+    pub max_txn_ops: usize,
+    /// The most bytes one group-committed transaction may carry, below
+    /// etcd's `--max-request-bytes` (default 1.5 MiB) with room for framing.
+    pub max_txn_bytes: usize,
 }
 
 impl Default for EtcdOptions {
@@ -55,6 +70,9 @@ impl Default for EtcdOptions {
             request_timeout: Duration::from_secs(5),
             retry_budget: Duration::from_secs(10),
             scan_page_records: 5_000,
+            scan_page_bytes: 16 * 1024 * 1024,
+            max_txn_ops: 128,
+            max_txn_bytes: 1024 * 1024,
         }
     }
 }
@@ -66,6 +84,8 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 pub struct EtcdStore {
     shared: Arc<Shared>,
     watcher: tokio::task::JoinHandle<()>,
+    committer: mpsc::UnboundedSender<commit::Request>,
+    committer_task: tokio::task::JoinHandle<()>,
 }
 
 pub(crate) struct Shared {
@@ -74,9 +94,6 @@ pub(crate) struct Shared {
     pub(crate) layout: Layout,
     pub(crate) endpoints: Vec<String>,
     pub(crate) opts: EtcdOptions,
-    /// Commits of this process go one at a time: they would only make each
-    /// other's compare fail. Holds the newest revision we know of.
-    pub(crate) commit_lock: Mutex<Option<RevRead>>,
     pub(crate) newest: tokio_watch::Sender<Revision>,
     /// When set, every write also requires the lock to still be ours.
     pub(crate) fence: Option<Fence>,
@@ -128,7 +145,6 @@ impl EtcdStore {
             layout,
             endpoints: endpoints.to_vec(),
             opts,
-            commit_lock: Mutex::new(None),
             newest,
             fence,
         });
@@ -144,7 +160,13 @@ impl EtcdStore {
         })?;
         shared.publish(current.revision);
         let watcher = tokio::spawn(watch::follow(shared.clone()));
-        Ok(Self { shared, watcher })
+        let (committer, committer_task) = commit::start(shared.clone());
+        Ok(Self {
+            shared,
+            watcher,
+            committer,
+            committer_task,
+        })
     }
 }
 
@@ -166,6 +188,7 @@ pub async fn connect_client(
 impl Drop for EtcdStore {
     fn drop(&mut self) {
         self.watcher.abort();
+        self.committer_task.abort();
     }
 }
 
@@ -182,7 +205,7 @@ impl Store for EtcdStore {
     }
 
     fn commit(&self, txn: Txn) -> BoxFuture<'_, Result<Revision, StoreError>> {
-        Box::pin(commit::commit(&self.shared, txn))
+        Box::pin(commit::commit(&self.committer, txn))
     }
 
     fn current_revision(&self) -> BoxFuture<'_, Result<Revision, StoreError>> {
@@ -198,7 +221,7 @@ impl Store for EtcdStore {
     }
 
     fn compact_log(&self, upto: Revision) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(commit::compact_log(&self.shared, upto))
+        Box::pin(compact::compact_log(&self.shared, upto))
     }
 
     fn subscribe(&self) -> tokio_watch::Receiver<Revision> {

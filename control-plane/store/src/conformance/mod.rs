@@ -17,6 +17,7 @@
 //! - after `commit` returns `Ok(rev)`, `subscribe()` already shows `>= rev`.
 
 mod log;
+mod mixed;
 mod records;
 
 use std::future::Future;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 pub use log::{
     compaction, concurrent_cas_one_winner, concurrent_increments, log_since, subscribe_wakes,
 };
+pub use mixed::concurrent_mixed_commits;
 pub use records::{
     expectations, get_put_delete, multi_key_atomicity, revisions_step_by_one, scan_prefix,
 };
@@ -50,6 +52,8 @@ where
     concurrent_cas_one_winner(shared).await;
     let shared: Arc<dyn Store> = Arc::new(fresh().await);
     concurrent_increments(shared).await;
+    let shared: Arc<dyn Store> = Arc::new(fresh().await);
+    concurrent_mixed_commits(shared).await;
 }
 
 pub(crate) fn put(key: &str, value: &[u8]) -> Op {
