@@ -385,3 +385,43 @@ async fn events_carry_the_request_id_of_the_call_that_caused_them() {
     let ev = w::ActualLrpInstanceChangedEvent::decode(data.as_slice()).unwrap();
     assert_eq!(ev.trace_id, "");
 }
+
+#[tokio::test]
+async fn actual_lrps_by_process_guids_returns_exactly_those_lrps_instances() {
+    let g = Gateway::start().await;
+    for (guid, instances) in [("a", 2), ("b", 3), ("c", 1)] {
+        assert!(g
+            .post("/v1/desired_lrp/desire.r2", desire(lrp(guid, instances)))
+            .await
+            .is_empty());
+    }
+    let by_guids = |guids: &[&str]| {
+        w::ActualLrPsByProcessGuidsRequest {
+            process_guids: guids.iter().map(|g| g.to_string()).collect(),
+        }
+        .encode_to_vec()
+    };
+    let listed = |body: Vec<u8>| {
+        let r = w::ActualLrPsByProcessGuidsResponse::decode(body.as_slice()).unwrap();
+        assert!(r.error.is_none(), "{:?}", r.error);
+        let mut keys: Vec<(String, i32)> = r
+            .actual_lrps
+            .into_iter()
+            .map(|a| {
+                let k = a.actual_lrp_key.unwrap();
+                (k.process_guid, k.index)
+            })
+            .collect();
+        keys.sort();
+        keys
+    };
+    let path = "/v1/actual_lrps/list_by_process_guids";
+    let got = listed(g.post(path, by_guids(&["c", "a", "a", "missing"])).await);
+    assert_eq!(
+        got,
+        vec![("a".into(), 0), ("a".into(), 1), ("c".into(), 0)],
+        "each asked guid once, nothing else"
+    );
+    // an empty list is every lrp, as in the original
+    assert_eq!(listed(g.post(path, by_guids(&[])).await).len(), 6);
+}

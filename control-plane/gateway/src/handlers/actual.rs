@@ -196,6 +196,38 @@ async fn list(bbs: &dyn BbsApi, f: ActualFilter) -> R<Vec<ActualLrp>> {
     bbs.actual_lrps(f).await
 }
 
+/// Filtered reads in flight at once for `ActualLRPsByProcessGuids`.
+const GUID_READS_IN_FLIGHT: usize = 16;
+
+/// The actual LRPs of `process_guids` (each once, in the order asked), one
+/// filtered read per guid (the BBS reads an LRP's rows by key prefix) rather
+/// than the whole table; an empty list means every LRP, as the original.
+async fn list_by_process_guids(bbs: &dyn BbsApi, process_guids: Vec<String>) -> R<Vec<ActualLrp>> {
+    use futures::{StreamExt, TryStreamExt};
+    if process_guids.is_empty() {
+        return list(bbs, ActualFilter::default()).await;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let guids: Vec<String> = process_guids
+        .into_iter()
+        .filter(|g| seen.insert(g.clone()))
+        .collect();
+    let per_guid: Vec<Vec<ActualLrp>> = futures::stream::iter(guids)
+        .map(|process_guid| {
+            list(
+                bbs,
+                ActualFilter {
+                    process_guid,
+                    ..Default::default()
+                },
+            )
+        })
+        .buffered(GUID_READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(per_guid.into_iter().flatten().collect())
+}
+
 pub(super) async fn call(bbs: &dyn BbsApi, name: &str, body: Option<&Bytes>) -> Option<Vec<u8>> {
     Some(match name {
         "ClaimActualLRP" | "StartActualLRP" | "StartActualLRP_r0" | "CrashActualLRP"
@@ -255,13 +287,9 @@ pub(super) async fn call(bbs: &dyn BbsApi, name: &str, body: Option<&Bytes>) -> 
         "ActualLRPsByProcessGuids" => encode(
             async {
                 let w::ActualLrPsByProcessGuidsRequest { process_guids } = decode(body)?;
-                let mut all = list(bbs, ActualFilter::default()).await?;
-                if !process_guids.is_empty() {
-                    all.retain(|a| process_guids.contains(&a.key.process_guid));
-                }
                 Ok(w::ActualLrPsByProcessGuidsResponse {
                     error: None,
-                    actual_lrps: lrps_out(all),
+                    actual_lrps: lrps_out(list_by_process_guids(bbs, process_guids).await?),
                 })
             }
             .await,
