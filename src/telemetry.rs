@@ -46,38 +46,47 @@ fn otlp_metrics_configured() -> bool {
     ])
 }
 
-/// The OTLP meter provider with a periodic reader, built off the async
-/// runtime for the same reason as the tracer provider.
+/// Runs `build` on a thread of its own: the exporters' blocking HTTP client
+/// must not be created (or dropped) on an async runtime thread.
+fn off_runtime<T: Send + 'static>(
+    what: &'static str,
+    build: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    std::thread::spawn(build)
+        .join()
+        .map_err(|_| format!("the otlp {what} exporter set-up panicked"))?
+}
+
+fn resource(service: String) -> Resource {
+    Resource::builder().with_service_name(service).build()
+}
+
+/// The OTLP meter provider, exporting every `OTEL_METRIC_EXPORT_INTERVAL`.
 fn meter_provider(service: String) -> Result<SdkMeterProvider, String> {
-    std::thread::spawn(move || {
+    off_runtime("metric", move || {
         let exporter = opentelemetry_otlp::MetricExporter::builder()
             .with_http()
             .build()
             .map_err(|e| format!("cannot set up the otlp metric exporter: {e}"))?;
         Ok(SdkMeterProvider::builder()
             .with_periodic_exporter(exporter)
-            .with_resource(Resource::builder().with_service_name(service).build())
+            .with_resource(resource(service))
             .build())
     })
-    .join()
-    .map_err(|_| "the otlp metric exporter set-up panicked".to_string())?
 }
 
-/// The OTLP tracer provider, built off the async runtime: the blocking HTTP
-/// client must not be created (or dropped) on a runtime thread.
+/// The OTLP tracer provider, exporting spans in batches.
 fn provider(service: String) -> Result<SdkTracerProvider, String> {
-    std::thread::spawn(move || {
+    off_runtime("span", move || {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .build()
             .map_err(|e| format!("cannot set up the otlp exporter: {e}"))?;
         Ok(SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
-            .with_resource(Resource::builder().with_service_name(service).build())
+            .with_resource(resource(service))
             .build())
     })
-    .join()
-    .map_err(|_| "the otlp exporter set-up panicked".to_string())?
 }
 
 /// Starts logging, and span export when OTLP is configured. `role` names
