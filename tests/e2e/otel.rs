@@ -3,7 +3,7 @@
 //! pointing at a collector (here a loopback HTTP listener that keeps what
 //! it is sent) exports its spans, named after the role, and a gRPC call
 //! that carries a W3C `traceparent` is a span of the caller's trace. Its
-//! convergence metrics go to the same collector.
+//! convergence and auction metrics go to the same collector.
 
 mod support;
 
@@ -128,16 +128,28 @@ fn a_role_exports_its_spans_and_metrics_over_otlp_http() {
         req.metadata_mut()
             .insert("traceparent", TRACEPARENT.parse().unwrap());
         client.ping(req).await.expect("ping");
+        // a task no cell can run: the auctioneer runs a batch and fails it
+        let sdk = diego_sdk::Client::connect(&api, None).await.expect("sdk");
+        let def = diego_model::TaskDefinition {
+            root_fs: "preloaded:busybox".into(),
+            action: Some(diego_model::Action::run("/bin/true", &[])),
+            memory_mb: 16,
+            ..Default::default()
+        };
+        sdk.desire_task("nowhere", "d", def).await.expect("desire");
     });
     let caller_trace = hex_bytes(&TRACEPARENT[3..35]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut convergence, mut grpc, mut metrics) = (false, false, false);
+    let (mut convergence, mut grpc) = (false, false);
+    let (mut convergence_metrics, mut auction_metrics) = (false, false);
     loop {
         for (path, kind, body) in seen.lock().unwrap().iter() {
             if path == "/v1/metrics" && contains(body, "diego-bbs") {
-                metrics |= contains(body, "diego.convergence.duration")
+                convergence_metrics |= contains(body, "diego.convergence.duration")
                     && contains(body, "diego.convergence.lrps")
                     && contains(body, "suspect_running");
+                auction_metrics |= contains(body, "diego.auctioneer.task_auctions")
+                    && contains(body, "diego.auctioneer.batch.duration");
             }
             if path != "/v1/traces" || !contains(body, "diego-bbs") {
                 continue;
@@ -148,12 +160,12 @@ fn a_role_exports_its_spans_and_metrics_over_otlp_http() {
                 && contains(body, "/diego.bbs.v1.Bbs/Ping")
                 && body.windows(16).any(|w| w == caller_trace.as_slice());
         }
-        if convergence && grpc && metrics {
+        if convergence && grpc && convergence_metrics && auction_metrics {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "spans or metrics missing (convergence {convergence}, grpc in the caller's trace {grpc}, convergence metrics {metrics}); got {} requests to {:?}",
+            "spans or metrics missing (convergence {convergence}, grpc in the caller's trace {grpc}, convergence metrics {convergence_metrics}, auction metrics {auction_metrics}); got {} requests to {:?}",
             seen.lock().unwrap().len(),
             seen.lock()
                 .unwrap()

@@ -11,6 +11,7 @@
 mod batch;
 mod client;
 mod grpc_rep;
+mod metrics;
 mod requests;
 mod runner;
 mod scorers;

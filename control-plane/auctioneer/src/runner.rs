@@ -154,7 +154,10 @@ impl Auctioneer {
         if inner.batch.lock().map(|b| b.is_empty()).unwrap_or(true) {
             return;
         }
+        let started = std::time::Instant::now();
         let states = self.fetch_states().await;
+        let metrics = crate::metrics::instruments();
+        metrics.fetched_states(started.elapsed().as_secs_f64() * 1e3);
         let batch = inner.batch.lock().unwrap_or_else(|p| p.into_inner()).take();
         if batch.is_empty() {
             return;
@@ -184,6 +187,10 @@ impl Auctioneer {
         for d in &plan.decisions {
             self.record(d);
         }
+        metrics.placed(
+            plan.assignments.values().map(|a| a.lrps.len()).sum(),
+            plan.assignments.values().map(|a| a.tasks.len()).sum(),
+        );
 
         // Failures go to the BBS while the winners are told, not before:
         // neither waits on the other.
@@ -222,6 +229,7 @@ impl Auctioneer {
             }
         }
         self.retry_or_fail(handed_back, &attempts).await;
+        metrics.batch_done(started.elapsed().as_secs_f64() * 1e3);
     }
 
     /// Work a cell handed back goes into the next batch, which fetches fresh
@@ -259,12 +267,17 @@ impl Auctioneer {
 
     /// `FailActualLRP` or `RejectTask` with the reason.
     async fn fail(&self, work: &Work, reason: &str) {
+        let metrics = crate::metrics::instruments();
         match work {
             Work::Lrp(l) => {
+                metrics.failed_lrp();
                 let key = ActualLrpKey::new(&l.process_guid, l.index, &l.domain);
                 self.inner.sink.fail_lrp(&key, reason).await
             }
-            Work::Task(t) => self.inner.sink.reject_task(&t.task_guid, reason).await,
+            Work::Task(t) => {
+                metrics.failed_task();
+                self.inner.sink.reject_task(&t.task_guid, reason).await
+            }
         }
     }
 
@@ -299,9 +312,13 @@ impl Auctioneer {
                         tracing::warn!(cell = %p.cell_id, reported = %s.cell_id, "cell id mismatch")
                     }
                     Ok(Err(e)) => {
+                        crate::metrics::instruments().cell_state_failed();
                         tracing::warn!(cell = %p.cell_id, error = %e, "cell state failed")
                     }
-                    Err(_) => tracing::warn!(cell = %p.cell_id, "cell state timed out"),
+                    Err(_) => {
+                        crate::metrics::instruments().cell_state_failed();
+                        tracing::warn!(cell = %p.cell_id, "cell state timed out")
+                    }
                 }
             }
             if !out.is_empty() || attempt == inner.config.state_attempts {
