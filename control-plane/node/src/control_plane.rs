@@ -431,6 +431,12 @@ impl ControlPlane {
         }
         self.slot.set(None);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+        // an aborted task drops what it holds (the store among it) only when
+        // it is next polled: wait for that, so a stopped control plane has
+        // let go of its store when `stop` returns
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
     }
 }
 

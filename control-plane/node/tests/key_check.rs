@@ -12,10 +12,23 @@ fn config(dir: &std::path::Path, passphrase: &str) -> ControlPlaneConfig {
     cfg
 }
 
-/// Starts a control plane on a data dir another one just left: `stop`
-/// releases the store (its file lock) before it returns.
+/// Starts a control plane on a data dir another one just left. `stop` waits
+/// for its own tasks; a watch stream it served ends on its own task once it
+/// sees the receiver gone, a moment later, so a busy store file is retried
+/// briefly (the bug this guards against held it for good).
 async fn start(cfg: ControlPlaneConfig) -> Result<ControlPlane, String> {
-    ControlPlane::start(cfg).await.map_err(|e| e.to_string())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match ControlPlane::start(cfg.clone()).await {
+            Err(e)
+                if e.to_string().contains("already open")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            other => return other.map_err(|e| e.to_string()),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
