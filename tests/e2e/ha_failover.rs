@@ -128,6 +128,16 @@ fn replica_with(dir: &Path, i: usize, store: &str, extra: &[&str]) -> Replica {
     }
 }
 
+/// Waits until `auctioneer` says it serves at `url` (it holds the lock).
+async fn active_auctioneer(auctioneer: &Proc, url: &str, what: &str) {
+    eventually(what, Duration::from_secs(30), || async {
+        let log = auctioneer.log();
+        log.contains(&format!("auctioneer api: {url} (active"))
+            .then_some(())
+    })
+    .await;
+}
+
 fn cell(dir: &Path, id: &str, bbs: &str) -> Proc {
     let args: Vec<String> = [
         "cell",
@@ -491,16 +501,7 @@ async fn a_separate_auctioneer_places_work_and_a_new_one_takes_over_after_kill_9
         (client.cells().await.ok()?.len() == 2).then_some(())
     })
     .await;
-    eventually(
-        "the auctioneer to be active",
-        Duration::from_secs(30),
-        || async {
-            let log = first_auctioneer.log();
-            log.contains(&format!("auctioneer api: {first_url} (active"))
-                .then_some(())
-        },
-    )
-    .await;
+    active_auctioneer(&first_auctioneer, &first_url, "the auctioneer to be active").await;
 
     // --- tasks and an LRP are placed through the separate auctioneer
     let mut guids = Vec::new();
@@ -557,14 +558,10 @@ async fn a_separate_auctioneer_places_work_and_a_new_one_takes_over_after_kill_9
         ..Default::default()
     };
     client.update_desired_lrp("web", scale).await.unwrap();
-    eventually(
+    active_auctioneer(
+        &second_auctioneer,
+        &second_url,
         "the new auctioneer to take the lock",
-        Duration::from_secs(30),
-        || async {
-            let log = second_auctioneer.log();
-            log.contains(&format!("auctioneer api: {second_url} (active"))
-                .then_some(())
-        },
     )
     .await;
     let takeover = killed_at.elapsed();

@@ -108,12 +108,5 @@ impl ConvergenceInstruments {
         self.crashing_desired.record(m.crashing_desired_lrps, &[]);
         self.fresh_domains.record(m.fresh_domains, &[]);
         self.duration_ms.record(r.duration_ms, &[]);
-        if r.duration_ms > SLOW_CONVERGENCE_MS {
-            tracing::warn!(
-                duration_ms = format!("{:.0}", r.duration_ms),
-                snapshot_ms = format!("{:.0}", r.snapshot_ms),
-                "convergence pass took longer than 10 s"
-            );
-        }
     }
 }

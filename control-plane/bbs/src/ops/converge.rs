@@ -412,6 +412,13 @@ pub fn spawn_converger(
                         failed = r.failed,
                         "convergence pass done"
                     );
+                    if r.duration_ms > crate::metrics::SLOW_CONVERGENCE_MS {
+                        tracing::warn!(
+                            duration_ms = format!("{:.0}", r.duration_ms),
+                            snapshot_ms = format!("{:.0}", r.snapshot_ms),
+                            "convergence pass took longer than 10 s"
+                        );
+                    }
                     crate::metrics::convergence().record(&r);
                     // completed tasks whose callback is due again
                     if let Some(kicks) = &callbacks {
