@@ -14,7 +14,7 @@ use diego_bbs::{
 };
 use diego_coordination::{LockTable, PresenceTable, Presences};
 use diego_model::Task;
-use diego_store::{AtRest, EmbeddedOptions};
+use diego_store::{AtRest, AtRestStore, EmbeddedOptions};
 use diego_store_etcd::Fence;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -156,6 +156,8 @@ impl StoreSpec {
 /// store, both in etcd (so every replica sees them) for etcd.
 struct Backend {
     store: Arc<dyn diego_store::Store>,
+    /// Moves records onto the active key after a rotation (encrypted only).
+    keys: Option<Arc<dyn diego_store::KeyMigration>>,
     presences: Arc<dyn Presences>,
     /// The in-process table expires presences lazily; it needs a sweeper.
     sweep: Option<Arc<PresenceTable>>,
@@ -165,13 +167,15 @@ async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
     match &cfg.store {
         StoreSpec::Embedded => {
             let table = Arc::new(PresenceTable::new());
+            let opened = diego_store::open_local_at_rest(
+                &cfg.data_dir,
+                cfg.at_rest,
+                cfg.keyring.clone(),
+                EmbeddedOptions::default(),
+            )?;
             Ok(Backend {
-                store: diego_store::open_local_keyed(
-                    &cfg.data_dir,
-                    cfg.at_rest,
-                    cfg.keyring.clone(),
-                    EmbeddedOptions::default(),
-                )?,
+                store: opened.store,
+                keys: opened.keys,
                 presences: table.clone(),
                 sweep: Some(table),
             })
@@ -186,16 +190,15 @@ async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
             )
             .await?;
             let client = diego_store_etcd::connect_client(endpoints, &opts).await?;
-            let store: Arc<dyn diego_store::Store> = match cfg.at_rest {
+            let opened = match cfg.at_rest {
                 // The keys stay with the replicas (configured, or in the data
                 // dir); etcd only sees ciphertext.
-                AtRest::Encrypted => {
-                    Arc::new(diego_store::EncryptedStore::new(etcd, cfg.keyring()?))
-                }
-                AtRest::Plaintext => Arc::new(etcd),
+                AtRest::Encrypted => AtRestStore::encrypted(etcd, cfg.keyring()?),
+                AtRest::Plaintext => AtRestStore::plaintext(etcd),
             };
             Ok(Backend {
-                store,
+                store: opened.store,
+                keys: opened.keys,
                 presences: Arc::new(diego_store_etcd::EtcdPresences::new(client, prefix)),
                 sweep: None,
             })
@@ -204,10 +207,11 @@ async fn open_backend(cfg: &ControlPlaneConfig) -> Result<Backend, NodeError> {
             pd_endpoints,
             prefix,
         } => {
-            let store = crate::store_tikv::open(pd_endpoints, prefix, cfg.at_rest, cfg).await?;
+            let opened = crate::store_tikv::open(pd_endpoints, prefix, cfg.at_rest, cfg).await?;
             let table = Arc::new(PresenceTable::new());
             Ok(Backend {
-                store,
+                store: opened.store,
+                keys: opened.keys,
                 presences: table.clone(),
                 sweep: Some(table),
             })
@@ -284,6 +288,10 @@ impl ControlPlane {
         let backend = open_backend(&cfg).await?;
         let store = backend.store;
         crate::key_check::verify_keys(store.as_ref()).await?;
+        if let Some(keys) = &backend.keys {
+            // before anything is served, as the original's encryptor does
+            crate::key_check::migrate_keys(store.as_ref(), keys.as_ref()).await?;
+        }
         let mut reps = GrpcReps::new(cfg.auctioneer.cell_state_timeout_ms);
         if let Some(fence) = &cfg.fence {
             // an active replica on etcd auctions under its lock: reps refuse

@@ -49,3 +49,31 @@ pub async fn verify_keys(store: &dyn Store) -> Result<(), NodeError> {
         "{KEY_CHECK} could not be written and read back"
     )))
 }
+
+/// Moves the store onto the active key when an operator rotated keys
+/// (ADR 0028); a store already there costs one read.
+pub async fn migrate_keys(
+    store: &dyn Store,
+    keys: &dyn diego_store::KeyMigration,
+) -> Result<(), NodeError> {
+    let started = std::time::Instant::now();
+    match diego_store::migrate_to_active_key(store, keys).await {
+        Ok(diego_store::Migration::UpToDate) => Ok(()),
+        Ok(diego_store::Migration::Migrated { from, to, records }) => {
+            tracing::info!(
+                from = from.as_deref().unwrap_or("none recorded"),
+                to = %to,
+                records,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "store moved onto the active encryption key"
+            );
+            Ok(())
+        }
+        Err(e) => {
+            // nothing is lost: records not yet moved stay readable under
+            // their old key, and the next start picks the job up again
+            tracing::error!(error = %e, "moving the store onto the active encryption key failed");
+            Err(e.into())
+        }
+    }
+}

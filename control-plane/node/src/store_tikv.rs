@@ -3,9 +3,7 @@
 //! tikv-client's own gRPC stack); without it the spec is refused up front
 //! with an error that says how to get it.
 
-use std::sync::Arc;
-
-use diego_store::{AtRest, Store};
+use diego_store::{AtRest, AtRestStore};
 
 use crate::{NodeError, StoreSpec};
 
@@ -39,12 +37,12 @@ pub(crate) async fn open(
     prefix: &str,
     at_rest: AtRest,
     cfg: &crate::ControlPlaneConfig,
-) -> Result<Arc<dyn Store>, NodeError> {
+) -> Result<AtRestStore, NodeError> {
     let opts = diego_store_tikv::TikvOptions::default();
     let tikv = diego_store_tikv::TikvStore::connect(pd_endpoints, prefix, opts).await?;
     Ok(match at_rest {
-        AtRest::Encrypted => Arc::new(diego_store::EncryptedStore::new(tikv, cfg.keyring()?)),
-        AtRest::Plaintext => Arc::new(tikv),
+        AtRest::Encrypted => AtRestStore::encrypted(tikv, cfg.keyring()?),
+        AtRest::Plaintext => AtRestStore::plaintext(tikv),
     })
 }
 
@@ -54,7 +52,7 @@ pub(crate) async fn open(
     _prefix: &str,
     _at_rest: AtRest,
     _cfg: &crate::ControlPlaneConfig,
-) -> Result<Arc<dyn Store>, NodeError> {
+) -> Result<AtRestStore, NodeError> {
     Err(diego_store::StoreError::Backend(NOT_BUILT.into()).into())
 }
 

@@ -6,9 +6,16 @@ use diego_node::{ControlPlane, ControlPlaneConfig};
 use diego_store::Keyring;
 
 fn config(dir: &std::path::Path, passphrase: &str) -> ControlPlaneConfig {
+    keyed(dir, &[("k1", passphrase)], None)
+}
+
+fn keyed(dir: &std::path::Path, keys: &[(&str, &str)], active: Option<&str>) -> ControlPlaneConfig {
     let mut cfg = ControlPlaneConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
-    let keys = vec![("k1".to_string(), passphrase.to_string())];
-    cfg.keyring = Some(Keyring::from_passphrases(&keys, None).unwrap());
+    let keys: Vec<(String, String)> = keys
+        .iter()
+        .map(|(l, p)| (l.to_string(), p.to_string()))
+        .collect();
+    cfg.keyring = Some(Keyring::from_passphrases(&keys, active).unwrap());
     cfg
 }
 
@@ -55,5 +62,56 @@ async fn a_mistyped_passphrase_fails_the_start_and_the_right_one_opens_the_store
     let cp = start(config(dir.path(), "the right passphrase"))
         .await
         .expect("the right key opens it again");
+    cp.stop().await;
+}
+
+fn task(guid: &str) -> diego_model::TaskDefinition {
+    let task: diego_model::Task = serde_json::from_value(serde_json::json!({
+        "task_guid": guid, "domain": "d", "rootfs": "preloaded:busybox", "memory_mb": 8,
+        "action": {"run": {"path": "/bin/sh", "args": ["-c", "echo ok"], "user": "root"}}
+    }))
+    .unwrap();
+    task.definition
+}
+
+/// The operator's rotation (ADR 0028): add a key, make it active, restart.
+/// The start moves every record onto the new key, so the old key can then be
+/// dropped from the configuration and nothing becomes unreadable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_moves_every_record_at_start_so_the_old_key_can_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = start(keyed(dir.path(), &[("old", "first secret")], None))
+        .await
+        .unwrap();
+    for i in 0..300 {
+        cp.bbs
+            .desire_task(&format!("t-{i}"), "d", task(&format!("t-{i}")))
+            .await
+            .unwrap();
+    }
+    cp.stop().await;
+
+    // dropping the old key before the migration: the check refuses to start
+    let err = match start(keyed(dir.path(), &[("new", "second secret")], None)).await {
+        Ok(_) => panic!("records under a dropped key must not be served"),
+        Err(e) => e,
+    };
+    assert!(err.contains("cannot read this store"), "{err}");
+
+    let both = [("old", "first secret"), ("new", "second secret")];
+    let cp = start(keyed(dir.path(), &both, Some("new"))).await.unwrap();
+    assert_eq!(cp.bbs.tasks("", "").await.unwrap().len(), 300);
+    cp.stop().await;
+
+    let cp = start(keyed(dir.path(), &[("new", "second secret")], None))
+        .await
+        .expect("every record was moved onto the new key");
+    let tasks = cp.bbs.tasks("", "").await.unwrap();
+    assert_eq!(
+        tasks.len(),
+        300,
+        "every task readable under the new key alone"
+    );
+    assert!(cp.bbs.task_by_guid("t-299").await.is_ok());
     cp.stop().await;
 }

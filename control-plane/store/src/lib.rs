@@ -12,7 +12,9 @@ mod local;
 mod shared;
 
 pub use api::*;
-pub use crypto::{EncryptedStore, Keyring};
+pub use crypto::{
+    migrate_to_active_key, AtRestStore, EncryptedStore, KeyMigration, Keyring, Migration,
+};
 pub use embedded::{EmbeddedOptions, EmbeddedStore};
 pub use error::StoreError;
-pub use local::{open_local, open_local_keyed, AtRest, STORE_FILE};
+pub use local::{open_local, open_local_at_rest, open_local_keyed, AtRest, STORE_FILE};

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{EmbeddedOptions, EmbeddedStore, EncryptedStore, Keyring, Store, StoreError};
+use crate::{AtRestStore, EmbeddedOptions, EmbeddedStore, Keyring, Store, StoreError};
 
 /// Name of the database file inside the data directory.
 pub const STORE_FILE: &str = "store.redb";
@@ -35,6 +35,17 @@ pub fn open_local_keyed(
     keyring: Option<Keyring>,
     opts: EmbeddedOptions,
 ) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(open_local_at_rest(data_dir, at_rest, keyring, opts)?.store)
+}
+
+/// As `open_local_keyed`, with the handle that moves records onto the
+/// active key after a rotation (`migrate_to_active_key`).
+pub fn open_local_at_rest(
+    data_dir: &Path,
+    at_rest: AtRest,
+    keyring: Option<Keyring>,
+    opts: EmbeddedOptions,
+) -> Result<AtRestStore, StoreError> {
     let embedded = EmbeddedStore::open(&data_dir.join(STORE_FILE), opts)?;
     Ok(match at_rest {
         AtRest::Encrypted => {
@@ -42,8 +53,8 @@ pub fn open_local_keyed(
                 Some(k) => k,
                 None => Keyring::load_or_create(data_dir)?,
             };
-            Arc::new(EncryptedStore::new(embedded, keyring))
+            AtRestStore::encrypted(embedded, keyring)
         }
-        AtRest::Plaintext => Arc::new(embedded),
+        AtRest::Plaintext => AtRestStore::plaintext(embedded),
     })
 }

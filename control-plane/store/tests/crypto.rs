@@ -216,3 +216,43 @@ async fn plaintext_option_stores_values_as_given() {
     let raw = EmbeddedStore::open(&dir.path().join("store.redb"), Default::default()).unwrap();
     assert_eq!(raw.get("a").await.unwrap().unwrap().value, b"clear");
 }
+
+/// The start-up migration (ADR 0028): moves records once, records the label,
+/// and costs one read when the store is already on the active key.
+#[tokio::test]
+async fn the_start_up_migration_moves_records_once_and_records_the_label() {
+    use diego_store::{migrate_to_active_key, AtRestStore, Migration};
+    let inner = EmbeddedStore::in_memory(EmbeddedOptions::default()).unwrap();
+    let opened = AtRestStore::encrypted(inner, Keyring::new("k1", [1; 32]).unwrap());
+    let (store, keys) = (opened.store, opened.keys.expect("encrypted"));
+    for i in 0..10 {
+        store
+            .commit(put(&format!("r/{i}"), b"value"))
+            .await
+            .unwrap();
+    }
+    let first = migrate_to_active_key(store.as_ref(), keys.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Migration::Migrated {
+            from: None,
+            to: "k1".into(),
+            records: 0
+        },
+        "a store without a label is checked once and labelled"
+    );
+    let label = store
+        .get(diego_store::crypto::KEY_LABEL)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(label.value, b"k1");
+    assert_eq!(
+        migrate_to_active_key(store.as_ref(), keys.as_ref())
+            .await
+            .unwrap(),
+        Migration::UpToDate
+    );
+}

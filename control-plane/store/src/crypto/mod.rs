@@ -7,11 +7,13 @@
 //! revisions stay in clear: the backend needs them for ordering and checks.
 
 mod envelope;
+mod key_migration;
 mod keyring;
 mod rewrap;
 
 use std::sync::{Arc, RwLock};
 
+pub use key_migration::{migrate_to_active_key, AtRestStore, KeyMigration, Migration, KEY_LABEL};
 pub use keyring::{Keyring, KEYRING_FILE};
 
 use crate::blocking::{blocking, parallel_for_each};
