@@ -112,6 +112,19 @@ fn a_role_exports_its_spans_and_metrics_over_otlp_http() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("diego bbs starts"));
+    // a cell on the fake backend, started before its bbs listens (it waits
+    // for it): its rep exports the bulk sync and capacity
+    let _cell = Bbs(Command::new(env!("CARGO_BIN_EXE_diego"))
+        .args(["cell", "--fake-backend", "--cell-id", "otel-cell"])
+        .args(["--bbs", &format!("http://127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("diego cell starts"));
     // a ping from a caller whose trace is 0af76519...
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -142,6 +155,7 @@ fn a_role_exports_its_spans_and_metrics_over_otlp_http() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let (mut convergence, mut grpc) = (false, false);
     let (mut convergence_metrics, mut auction_metrics) = (false, false);
+    let (mut request_metrics, mut rep_metrics) = (false, false);
     loop {
         for (path, kind, body) in seen.lock().unwrap().iter() {
             if path == "/v1/metrics" && contains(body, "diego-bbs") {
@@ -150,6 +164,14 @@ fn a_role_exports_its_spans_and_metrics_over_otlp_http() {
                     && contains(body, "suspect_running");
                 auction_metrics |= contains(body, "diego.auctioneer.task_auctions")
                     && contains(body, "diego.auctioneer.batch.duration");
+                request_metrics |= contains(body, "diego.bbs.requests")
+                    && contains(body, "diego.bbs.request.duration")
+                    && contains(body, "DesireTask");
+            }
+            if path == "/v1/metrics" && contains(body, "diego-rep") {
+                rep_metrics |= contains(body, "diego.rep.bulk_sync.duration")
+                    && contains(body, "diego.rep.capacity.total")
+                    && contains(body, "otel-cell");
             }
             if path != "/v1/traces" || !contains(body, "diego-bbs") {
                 continue;
@@ -160,18 +182,22 @@ fn a_role_exports_its_spans_and_metrics_over_otlp_http() {
                 && contains(body, "/diego.bbs.v1.Bbs/Ping")
                 && body.windows(16).any(|w| w == caller_trace.as_slice());
         }
-        if convergence && grpc && convergence_metrics && auction_metrics {
+        let metrics = convergence_metrics && auction_metrics && request_metrics && rep_metrics;
+        if convergence && grpc && metrics {
             return;
         }
+        // one lock for the message: two in one expression would deadlock
+        let paths: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(p, _, _)| p.clone())
+            .collect();
         assert!(
             Instant::now() < deadline,
-            "spans or metrics missing (convergence {convergence}, grpc in the caller's trace {grpc}, convergence metrics {convergence_metrics}, auction metrics {auction_metrics}); got {} requests to {:?}",
-            seen.lock().unwrap().len(),
-            seen.lock()
-                .unwrap()
-                .iter()
-                .map(|(p, _, _)| p.clone())
-                .collect::<Vec<_>>()
+            "spans or metrics missing (convergence {convergence}, grpc in the caller's trace {grpc}, convergence metrics {convergence_metrics}, auction metrics {auction_metrics}, request metrics {request_metrics}, rep metrics {rep_metrics}); got {} exports ({} of metrics)",
+            paths.len(),
+            paths.iter().filter(|p| *p == "/v1/metrics").count(),
         );
         std::thread::sleep(Duration::from_millis(200));
     }

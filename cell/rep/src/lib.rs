@@ -6,6 +6,7 @@
 mod api;
 mod evacuate;
 mod fence;
+mod metrics;
 mod presence;
 mod process;
 mod routes_tags;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use diego_model::{Presence, TaskState};
 use diego_sdk::ActualFilter;
 
-use crate::state::TAG_INSTANCE_GUID;
+use crate::state::{TAG_INSTANCE_GUID, TAG_LIFECYCLE};
 use crate::Rep;
 
 impl Rep {
@@ -35,8 +35,29 @@ impl Rep {
         })
     }
 
-    /// One reconciliation pass, both ways.
+    /// One reconciliation pass, both ways; its duration and the cell's
+    /// capacity are recorded as metrics.
     pub async fn sync_once(&self) -> Result<(), diego_model::ModelError> {
+        let started = std::time::Instant::now();
+        let res = self.reconcile().await;
+        let cell = &self.inner.cfg.cell_id;
+        let m = crate::metrics::instruments();
+        m.bulk_sync(cell, res.is_ok(), started.elapsed().as_secs_f64() * 1e3);
+        let exec = &self.inner.exec;
+        m.capacity(cell, exec.total(), exec.remaining());
+        let (mut lrps, mut tasks) = (0, 0);
+        for c in exec.list() {
+            match c.tags.get(TAG_LIFECYCLE).map(String::as_str) {
+                Some("lrp") => lrps += 1,
+                Some("task") => tasks += 1,
+                _ => {}
+            }
+        }
+        m.containers(cell, lrps, tasks);
+        res
+    }
+
+    async fn reconcile(&self) -> Result<(), diego_model::ModelError> {
         let cell = self.inner.cfg.cell_id.clone();
         let containers = self.inner.exec.list();
         let instance_guids: HashSet<String> = containers

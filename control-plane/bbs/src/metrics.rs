@@ -110,3 +110,44 @@ impl ConvergenceInstruments {
         self.duration_ms.record(r.duration_ms, &[]);
     }
 }
+
+/// Per-call instruments of the gRPC API (Diego's BBS `RequestCount` and
+/// `RequestLatency`, split by method and status code here).
+pub struct RequestInstruments {
+    count: opentelemetry::metrics::Counter<u64>,
+    duration_ms: Histogram<f64>,
+}
+
+/// The request instruments, made once against the global meter provider.
+pub fn requests() -> &'static RequestInstruments {
+    static INSTRUMENTS: OnceLock<RequestInstruments> = OnceLock::new();
+    INSTRUMENTS.get_or_init(|| {
+        let meter = opentelemetry::global::meter("diego-bbs");
+        RequestInstruments {
+            count: meter
+                .u64_counter("diego.bbs.requests")
+                .with_description("api calls by rpc method and grpc status code")
+                .build(),
+            duration_ms: meter
+                .f64_histogram("diego.bbs.request.duration")
+                .with_unit("ms")
+                .with_description(
+                    "from the request to the response head (for watch: to the stream's start)",
+                )
+                .build(),
+        }
+    })
+}
+
+impl RequestInstruments {
+    /// `rpc` is the method's name (`DesireTask`), `code` the grpc status
+    /// code (`0` for ok).
+    pub fn record(&self, rpc: &str, code: &str, duration_ms: f64) {
+        let attrs = [
+            KeyValue::new("rpc", rpc.to_string()),
+            KeyValue::new("code", code.to_string()),
+        ];
+        self.count.add(1, &attrs);
+        self.duration_ms.record(duration_ms, &attrs);
+    }
+}

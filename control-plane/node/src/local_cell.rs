@@ -170,7 +170,7 @@ impl LocalCell {
             cert_pem: Some(t.cert_pem.clone()),
             key_pem: Some(t.key_pem.clone()),
         });
-        let bbs = Client::connect(&cfg.bbs_url, bbs_tls).await?;
+        let bbs = connect_bbs(&cfg.bbs_url, bbs_tls).await?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| NodeError::Listen {
@@ -288,4 +288,26 @@ fn load_healthcheck(path: &std::path::Path) -> Result<Arc<dyn HealthChecker>, St
     let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
     let healthcheck = Healthcheck::load(&host, &bytes).map_err(|e| e.to_string())?;
     Ok(Arc::new(WasmHealthChecker::new(healthcheck)))
+}
+
+/// A cell may start before its BBS (a machine booting, a BBS restarting):
+/// while nothing listens at the address the start waits, retrying with a
+/// capped backoff and saying so. Anything else (a malformed address, a
+/// certificate the BBS refuses) fails the start at once: waiting would not
+/// fix it.
+async fn connect_bbs(url: &str, tls: Option<diego_sdk::TlsFiles>) -> Result<Client, NodeError> {
+    const MAX_DELAY_MS: u64 = 5_000;
+    let mut delay_ms = 250;
+    loop {
+        match Client::connect(url, tls.clone()).await {
+            Ok(client) => return Ok(client),
+            // the sdk flattens the transport error into its message
+            Err(e) if e.message.contains("Connection refused") => {
+                tracing::warn!(bbs = url, retry_in_ms = delay_ms, error = %e, "bbs not reachable yet");
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                delay_ms = (delay_ms * 2).min(MAX_DELAY_MS);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }

@@ -35,6 +35,21 @@ fn trace_id(req: &http::Request<Body>) -> String {
     id[..id.len().min(MAX_TRACE_ID_BYTES)].to_string()
 }
 
+/// `/diego.bbs.v1.Bbs/DesireTask` -> `DesireTask`.
+fn rpc_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+/// A failed unary call answers with its status in the response head
+/// (trailers-only); a successful one carries it in trailers, which are not
+/// read here: no status in the head means ok.
+fn status_code(res: &http::Response<Body>) -> &str {
+    res.headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+}
+
 fn call_span(req: &http::Request<Body>, trace_id: &str) -> tracing::Span {
     let span = tracing::info_span!("bbs grpc", rpc = %req.uri().path(), request_id = %trace_id);
     diego_proto::trace_context::continue_trace(&span, req.headers());
@@ -57,7 +72,38 @@ where
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let id = trace_id(&req);
         let span = call_span(&req, &id);
+        let rpc = rpc_name(req.uri().path());
+        let started = std::time::Instant::now();
         let fut = self.0.call(req);
-        Box::pin(crate::trace::with_trace_id(id, fut).instrument(span))
+        Box::pin(
+            async move {
+                let res = crate::trace::with_trace_id(id, fut).await;
+                let code = match &res {
+                    Ok(r) => status_code(r),
+                    Err(_) => "transport",
+                };
+                let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+                crate::metrics::requests().record(&rpc, code, elapsed_ms);
+                res
+            }
+            .instrument(span),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_is_named_by_its_method_and_coded_by_its_response_head() {
+        assert_eq!(rpc_name("/diego.bbs.v1.Bbs/DesireTask"), "DesireTask");
+        let ok = http::Response::new(Body::empty());
+        assert_eq!(status_code(&ok), "0", "no status in the head: ok");
+        let not_found = http::Response::builder()
+            .header("grpc-status", "5")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(status_code(&not_found), "5");
     }
 }
