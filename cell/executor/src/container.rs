@@ -106,6 +106,9 @@ pub struct RunRequest {
     pub lifecycle: Lifecycle,
     pub privileged: bool,
     pub bind_mounts: Vec<BindMount>,
+    /// LRPs: actions that run beside `action`; the first of them all to
+    /// exit, even successfully, stops the rest (spec §6.2).
+    pub sidecars: Vec<Action>,
 }
 
 impl RunRequest {
@@ -125,6 +128,7 @@ impl RunRequest {
             lifecycle,
             privileged: false,
             bind_mounts: Vec::new(),
+            sidecars: Vec::new(),
         }
     }
 }

@@ -11,7 +11,7 @@ pub const APP_SOURCE: &str = "APP";
 const HEALTH_SOURCE: &str = "HEALTH";
 
 /// serial([setup], action) for tasks;
-/// serial([setup], codependent(action, monitor, readiness)) for LRPs.
+/// serial([setup], codependent(action, sidecars, monitor, readiness)) for LRPs.
 pub(crate) fn build_tree(req: &RunRequest, ctx: &Arc<StepCtx>) -> Box<dyn Step> {
     let source = if req.log_source.is_empty() {
         APP_SOURCE
@@ -26,6 +26,9 @@ pub(crate) fn build_tree(req: &RunRequest, ctx: &Arc<StepCtx>) -> Box<dyn Step> 
         Lifecycle::Task => serial.push(build(&req.action, ctx, source)),
         Lifecycle::Lrp => {
             let mut long_lived: Vec<Box<dyn Step>> = vec![build(&req.action, ctx, source)];
+            for sidecar in &req.sidecars {
+                long_lived.push(build(sidecar, ctx, source));
+            }
             let checks = req.check_definition.as_ref();
             let health_source = checks
                 .map(|c| c.log_source.as_str())
@@ -56,7 +59,13 @@ pub(crate) fn build_tree(req: &RunRequest, ctx: &Arc<StepCtx>) -> Box<dyn Step> 
                     def.readiness_checks.clone(),
                 )));
             }
-            serial.push(Box::new(CodependentStep::long_lived(long_lived, false)));
+            // With sidecars, any process exiting (even with 0) ends the
+            // instance; without, an action exiting 0 leaves the checks running.
+            let cancel_others_on_exit = !req.sidecars.is_empty();
+            serial.push(Box::new(CodependentStep::long_lived(
+                long_lived,
+                cancel_others_on_exit,
+            )));
         }
     }
     Box::new(SerialStep::new(serial))

@@ -30,6 +30,8 @@ pub(crate) fn for_lrp(d: &DesiredLrp, index: i32, instance_guid: &str) -> Option
     req.max_pids = u64::try_from(d.max_pids).unwrap_or(0);
     req.log_source = d.log_source.clone();
     req.privileged = d.privileged;
+    // validation requires every sidecar's action
+    req.sidecars = d.sidecars.iter().filter_map(|s| s.action.clone()).collect();
     Some(req)
 }
 

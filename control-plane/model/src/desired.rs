@@ -107,6 +107,21 @@ pub struct DesiredLrp {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_rate_limit_bytes_per_second: Option<i64>,
     pub update_strategy: UpdateStrategy,
+    /// Processes that run beside `action` in each instance's container.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<Sidecar>,
+}
+
+/// A process that runs beside an LRP's action in the same container (spec
+/// §6.2): when any of them exits, the others are stopped and the instance
+/// crashes. Its memory and disk are the caller's accounting (Cloud Controller
+/// adds them to the process's own); the cell limits the container as a whole.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sidecar {
+    pub action: Option<Action>,
+    pub disk_mb: i32,
+    pub memory_mb: i32,
 }
 
 fn is_zero_u32(v: &u32) -> bool {

@@ -303,6 +303,15 @@ pub fn desired_lrp(d: &DesiredLrp) -> R {
     if let Some(c) = &d.check_definition {
         check_definition(c)?;
     }
+    for (i, sidecar) in d.sidecars.iter().enumerate() {
+        let field = format!("sidecars[{i}]");
+        match &sidecar.action {
+            Some(a) => action(&format!("{field}.action"), a)?,
+            None => return Err(bad(&format!("{field}.action"), "is required")),
+        }
+        non_negative(&format!("{field}.memory_mb"), sidecar.memory_mb)?;
+        non_negative(&format!("{field}.disk_mb"), sidecar.disk_mb)?;
+    }
     if d.start_timeout_ms < 0 {
         return Err(bad("start_timeout_ms", "must not be negative"));
     }

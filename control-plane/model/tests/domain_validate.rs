@@ -257,6 +257,20 @@ fn desired_lrp_rules() {
         ("memory_mb", Box::new(|d| d.memory_mb = -1)),
         ("disk_mb", Box::new(|d| d.disk_mb = -1)),
         ("max_pids", Box::new(|d| d.max_pids = -1)),
+        (
+            "sidecars[0].action",
+            Box::new(|d| d.sidecars.push(Sidecar::default())),
+        ),
+        (
+            "sidecars[0].memory_mb",
+            Box::new(|d| {
+                d.sidecars.push(Sidecar {
+                    action: Some(Action::run("/bin/sleep", &["1"])),
+                    memory_mb: -1,
+                    ..Default::default()
+                })
+            }),
+        ),
         ("annotation", Box::new(|d| d.annotation = "a".repeat(10241))),
         (
             "routes",

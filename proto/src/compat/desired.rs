@@ -43,6 +43,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             metric_tags,
             log_rate_limit_bytes_per_second,
             update_strategy,
+            sidecars,
         } = d;
         w::DesiredLrp {
             process_guid,
@@ -85,14 +86,28 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             log_rate_limit: log_rate_limit_bytes_per_second
                 .map(|bytes_per_second| w::LogRateLimit { bytes_per_second }),
             update_strategy: update_strategy as i32,
+            sidecars: sidecars
+                .into_iter()
+                .map(
+                    |m::Sidecar {
+                         action,
+                         disk_mb,
+                         memory_mb,
+                     }| w::Sidecar {
+                        action: action.map(Into::into),
+                        disk_mb,
+                        memory_mb,
+                    },
+                )
+                .collect(),
             ..Default::default()
         }
     }
 }
 
 /// Wire -> domain. Fields diego-rs does not model (egress rules, network,
-/// certificate properties, trusted certificates path, sidecars, volume
-/// mounted files at LRP level) are dropped; image layers and cached
+/// certificate properties, trusted certificates path, volume mounted files
+/// at LRP level) are dropped; image layers and cached
 /// dependencies are lowered into download actions in `setup`.
 pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
     let w::DesiredLrp {
@@ -131,7 +146,7 @@ pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
         check_definition,
         image_layers,
         metric_tags,
-        sidecars: _,
+        sidecars,
         log_rate_limit,
         volume_mounted_files: _,
         update_strategy,
@@ -202,6 +217,22 @@ pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
         metric_tags: metric_tags_from(metric_tags, "metric_tags")?,
         log_rate_limit_bytes_per_second: log_rate_limit
             .map(|w::LogRateLimit { bytes_per_second }| bytes_per_second),
+        sidecars: sidecars
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let w::Sidecar {
+                    action,
+                    disk_mb,
+                    memory_mb,
+                } = s;
+                Ok(m::Sidecar {
+                    action: act(action, &format!("sidecars[{i}].action"))?,
+                    disk_mb,
+                    memory_mb,
+                })
+            })
+            .collect::<Result<_, ModelError>>()?,
         update_strategy: match w::desired_lrp::UpdateStrategy::try_from(update_strategy) {
             Ok(w::desired_lrp::UpdateStrategy::Recreate) => m::UpdateStrategy::Recreate,
             Ok(w::desired_lrp::UpdateStrategy::Rolling) => m::UpdateStrategy::Rolling,

@@ -68,6 +68,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             metric_tags,
             log_rate_limit_bytes_per_second,
             update_strategy,
+            sidecars,
         } = d;
         w::DesiredLrp {
             process_guid,
@@ -99,6 +100,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             metric_tags: metric_tags_to_wire(metric_tags),
             log_rate_limit_bytes_per_second,
             update_strategy: w::UpdateStrategy::from(update_strategy) as i32,
+            sidecars: list_into(sidecars),
         }
     }
 }
@@ -136,6 +138,7 @@ impl FromWire<w::DesiredLrp> for m::DesiredLrp {
             metric_tags,
             log_rate_limit_bytes_per_second,
             update_strategy,
+            sidecars,
         } = v;
         let update_strategy = w::UpdateStrategy::try_from(update_strategy)
             .map_err(|_| unknown_enum(path, "update_strategy", update_strategy))?;
@@ -169,8 +172,41 @@ impl FromWire<w::DesiredLrp> for m::DesiredLrp {
             metric_tags: metric_tags_from_wire(metric_tags),
             log_rate_limit_bytes_per_second,
             update_strategy: update_strategy.into(),
+            sidecars: sidecars
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| sidecar_from(s, &field(path, &format!("sidecars[{i}]"))))
+                .collect::<Result<_, _>>()?,
         })
     }
+}
+
+impl From<m::Sidecar> for w::Sidecar {
+    fn from(s: m::Sidecar) -> Self {
+        let m::Sidecar {
+            action,
+            disk_mb,
+            memory_mb,
+        } = s;
+        w::Sidecar {
+            action: action.map(Into::into),
+            disk_mb,
+            memory_mb,
+        }
+    }
+}
+
+fn sidecar_from(s: w::Sidecar, path: &str) -> Result<m::Sidecar, ModelError> {
+    let w::Sidecar {
+        action,
+        disk_mb,
+        memory_mb,
+    } = s;
+    Ok(m::Sidecar {
+        action: optional_action(action, path, "action")?,
+        disk_mb,
+        memory_mb,
+    })
 }
 // The root path is empty so errors read "invalid field: setup.run.path ...",
 // the same paths `diego_model::validate` uses.

@@ -231,6 +231,11 @@ pub fn desired_lrp() -> DesiredLrp {
         metric_tags: metric_tags(),
         log_rate_limit_bytes_per_second: Some(4096),
         update_strategy: UpdateStrategy::Recreate,
+        sidecars: vec![diego_model::Sidecar {
+            action: Some(Action::run("/bin/sleep", &["100"])),
+            disk_mb: 64,
+            memory_mb: 32,
+        }],
     }
 }
 
