@@ -6,8 +6,9 @@ set -euo pipefail
 # Debian packages: protoc for the gRPC code generation, runc + busybox for
 # containers, the CNI plugins and iptables for container networking, curl
 # for the demo, etcd-server for the etcd store backend's tests, nftables for
-# the portmap plugin's nftables backend (ADR 0019).
-PKGS=(protobuf-compiler etcd-server runc busybox-static containernetworking-plugins iptables nftables iproute2 curl)
+# the portmap plugin's nftables backend (ADR 0019), crun as the faster OCI
+# runtime cells prefer to runc (ADR 0025).
+PKGS=(protobuf-compiler etcd-server runc crun busybox-static containernetworking-plugins iptables nftables iproute2 curl)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -20,6 +21,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# crun refuses hybrid cgroup hosts (v1 hierarchies plus a cgroup2 mount) whose
+# cgroup2 holds a controller, often hugetlb when no v1 hierarchy has it. Giving
+# each such controller its own v1 hierarchy, as the others have, empties the
+# cgroup2 list; a controller in use there cannot move, and cells then keep runc
+# (the backend checks the same file, ADR 0025).
+if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] \
+  && [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
+  for c in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
+    { $SUDO mkdir -p "/sys/fs/cgroup/$c" && $SUDO mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"; } 2>/dev/null \
+      || echo "setup: note: cannot mount the $c cgroup v1 hierarchy; cells use runc instead of crun" >&2
+  done
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -15,7 +15,16 @@
 //! OCI_BENCH_PORTMAP=iptables|nftables forces the portmap backend (default: nftables
 //! when scripts/setup.sh built a portmap that has it, ADR 0019); DIEGO_CNI_DIR replaces
 //! the diego plugin directory searched before /usr/lib/cni; OCI_BENCH_PORTMAP_DEL=plugin
-//! runs the nftables portmap's own DEL instead of the one-transaction delete.
+//! runs the nftables portmap's own DEL instead of the one-transaction delete;
+//! OCI_BENCH_RUNTIME=runc|crun chooses the OCI runtime (default: crun when it can run
+//! here, ADR 0025); OCI_BENCH_EXEC=attached keeps a runtime `exec` process as the
+//! parent of each Run action's process (before ADR 0025) instead of `exec -d`.
+//!
+//! At the end it prints the load average before the run and the CPU used: user + sys
+//! of this process and every child it waited for (CNI plugins, nft, the runtime's run,
+//! exec and delete; what `/usr/bin/time` would report), and separately the CPU charged
+//! to the containers' cgroups (the runtime's init inside the container and the Run
+//! actions; the container inits are reaped by pid 1, not by us).
 //!
 //! Cell 90 of the test numbering: subnet 10.255.100.0/24, host ports 61000-61249.
 
@@ -23,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diego_backend_oci::{OciBackend, OciConfig, PhaseTimings, PortmapBackend};
+use diego_backend_oci::{OciBackend, OciConfig, OciRuntime, PhaseTimings, PortmapBackend};
 use diego_executor::*;
 use diego_model::Action;
 use futures::stream::{self, StreamExt};
@@ -149,9 +158,11 @@ fn pss_kb(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// (count, summed RSS, summed PSS in KiB) of this process's direct children (the
-/// `runc exec`s).
-fn children() -> (usize, u64, u64) {
+/// (count, summed RSS, summed PSS in KiB) of this process's direct children whose
+/// command is (`runtime` true) or is not (false) runc or crun: the attached runtime
+/// `exec`s, or the processes adopted as a subreaper (container inits, detached Run
+/// action processes).
+fn children(runtime: bool) -> (usize, u64, u64) {
     let me = std::process::id().to_string();
     let mut count = 0;
     let (mut rss_kb, mut pss_total_kb) = (0, 0);
@@ -165,7 +176,9 @@ fn children() -> (usize, u64, u64) {
             .lines()
             .find_map(|l| l.strip_prefix("PPid:"))
             .map(str::trim);
-        if ppid == Some(me.as_str()) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let is_runtime = matches!(comm.trim(), "runc" | "crun");
+        if ppid == Some(me.as_str()) && is_runtime == runtime {
             count += 1;
             rss_kb += proc_field_kb(&pid, "VmRSS:");
             pss_total_kb += pss_kb(&pid);
@@ -215,7 +228,8 @@ async fn hold(backend: &OciBackend, state_dir: &std::path::Path, guids: &[String
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let cpu_s = (cpu_ticks() - c0) as f64 / ticks_per_s;
     let wall_s = t0.elapsed().as_secs_f64();
-    let (n_children, children_kb, children_pss_kb) = children();
+    let (n_children, children_kb, children_pss_kb) = children(true);
+    let (n_adopted, adopted_kb, adopted_pss_kb) = children(false);
     println!("idle with {} containers running:", guids.len());
     println!(
         "  executor process: RSS {:.1} MiB, PSS {:.1} MiB (RSS at all-running {:.1} MiB), CPU {:.2}% of one core over {:.0}s",
@@ -226,9 +240,14 @@ async fn hold(backend: &OciBackend, state_dir: &std::path::Path, guids: &[String
         wall_s
     );
     println!(
-        "  runc exec processes (one per Run action): {n_children}, RSS {:.1} MiB total, PSS {:.1} MiB total",
+        "  runtime exec processes (one per Run action when attached): {n_children}, RSS {:.1} MiB total, PSS {:.1} MiB total",
         children_kb as f64 / 1024.0,
         children_pss_kb as f64 / 1024.0
+    );
+    println!(
+        "  other direct children (adopted container inits and detached Run processes): {n_adopted}, RSS {:.1} MiB total, PSS {:.1} MiB total",
+        adopted_kb as f64 / 1024.0,
+        adopted_pss_kb as f64 / 1024.0
     );
     println!(
         "  containers' cgroup memory: {:.1} MiB total",
@@ -238,6 +257,34 @@ async fn hold(backend: &OciBackend, state_dir: &std::path::Path, guids: &[String
         "  cell state dir on disk: {:.1} MiB",
         du_kb(state_dir) as f64 / 1024.0
     );
+}
+
+/// user + sys seconds of this process and of its waited-for children.
+fn rusage_cpu_s() -> (f64, f64) {
+    let get = |who| {
+        // SAFETY: getrusage fills the zeroed struct it is given.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut ru) };
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    };
+    (get(libc::RUSAGE_SELF), get(libc::RUSAGE_CHILDREN))
+}
+
+/// CPU seconds charged so far to the cell's cgroup parent (cgroup v1 cpuacct keeps
+/// what its removed children used; cgroup2: cpu.stat usage_usec).
+fn cell_cgroup_cpu_s(cell_id: &str) -> Option<f64> {
+    let v1 = format!("/sys/fs/cgroup/cpuacct/diego/{cell_id}/cpuacct.usage");
+    if let Ok(ns) = std::fs::read_to_string(v1) {
+        return ns.trim().parse::<f64>().ok().map(|n| n / 1e9);
+    }
+    let v2 = format!("/sys/fs/cgroup/diego/{cell_id}/cpu.stat");
+    std::fs::read_to_string(v2)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|us| us / 1e6)
 }
 
 #[tokio::main]
@@ -262,7 +309,22 @@ async fn main() {
         numbers.first().copied().unwrap_or(100),
         numbers.get(1).copied().unwrap_or(10),
     );
+    let load_before = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_string();
     let mut oci = OciConfig::new("bench-90", (10 + CELL_NUMBER) as u8);
+    if let Ok(name) = std::env::var("OCI_BENCH_RUNTIME") {
+        match OciRuntime::parse(&name) {
+            Ok(rt) => oci.runtime = Some(rt),
+            Err(e) => {
+                eprintln!("OCI_BENCH_RUNTIME: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
     let port_base = 61_000 + (CELL_NUMBER % 18) * 250;
     oci.net.host_port_range = (port_base, port_base + 249);
     oci.record_timings = true;
@@ -300,6 +362,15 @@ async fn main() {
     if std::env::var("OCI_BENCH_PORTMAP_DEL").as_deref() == Ok("plugin") {
         oci.net.portmap_direct_del = false;
     }
+    match std::env::var("OCI_BENCH_EXEC").as_deref() {
+        Ok("attached") => oci.exec_detached = false,
+        Ok("detached") | Err(_) => {}
+        Ok(other) => {
+            eprintln!("OCI_BENCH_EXEC must be attached or detached, not {other:?}");
+            std::process::exit(2);
+        }
+    }
+    let exec_detached = oci.exec_detached;
     let state_dir = oci.state_dir.clone();
     let search_path = oci.net.cni_search_path.clone();
     let oci_direct_del = oci.net.portmap_direct_del;
@@ -325,7 +396,15 @@ async fn main() {
         .map(|d| d.join("bridge"))
         .find(|p| p.is_file())
         .map_or("none".to_string(), |p| p.display().to_string());
-    let variant = format!("{variant}, {portmap}, bridge {bridge}");
+    if let Some(reason) = backend.runtime().unusable_reason() {
+        eprintln!("oci_bench: {}: {reason}", backend.runtime().as_str());
+        std::process::exit(2);
+    }
+    let variant = format!(
+        "runtime {} (exec {}), {variant}, {portmap}, bridge {bridge}",
+        backend.runtime().as_str(),
+        if exec_detached { "-d" } else { "attached" }
+    );
     for guid in backend.list().await.unwrap() {
         backend.destroy(&guid).await.unwrap();
     }
@@ -352,6 +431,7 @@ async fn main() {
         .collect();
     assert!(exec.allocate(reqs).is_empty());
 
+    let cgroup_cpu_before = cell_cgroup_cpu_s("bench-90");
     let started = Instant::now();
     let create_ms: Vec<f64> = stream::iter(guids.clone())
         .map(|guid| {
@@ -395,6 +475,12 @@ async fn main() {
         .collect()
         .await;
     let delete_total = started.elapsed();
+    let (self_cpu_s, children_cpu_s) = rusage_cpu_s();
+    let cgroup_cpu_s = match (cgroup_cpu_before, cell_cgroup_cpu_s("bench-90")) {
+        (Some(before), Some(after)) => format!("{:.1}s", after - before),
+        (None, Some(after)) => format!("{after:.1}s"),
+        _ => "n/a".to_string(),
+    };
 
     let (mut creates, mut destroys) = (Vec::new(), Vec::new());
     for guid in &guids {
@@ -422,6 +508,10 @@ async fn main() {
     );
     summary("teardown (stop+destroy)", delete_ms);
     println!("teardown total: {:.2}s", delete_total.as_secs_f64());
+    println!(
+        "cpu: {:.1}s user+sys (bench {self_cpu_s:.1}s + waited-for children {children_cpu_s:.1}s), in the containers' cgroups {cgroup_cpu_s}; load average before {load_before}",
+        self_cpu_s + children_cpu_s
+    );
     phase_table("backend create", &creates);
     phase_table("backend destroy", &destroys);
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use diego_executor::ContainerSpec;
 use serde_json::{json, Value};
 
-/// The init keeps the container alive; Run actions are `runc exec`s beside it.
+/// The init keeps the container alive; Run actions are runtime `exec`s beside it.
 const INIT_ARGS: [&str; 2] = ["/bin/sleep", "2147483647"];
 /// Where a bare command name is looked up when the process sets no `PATH`.
 pub(crate) const DEFAULT_SEARCH_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
@@ -95,7 +95,7 @@ pub(crate) struct ExecProcess<'a> {
     pub privileged: bool,
 }
 
-/// The `--process` file for `runc exec` (the only way to give it rlimits).
+/// The `--process` file for `runc exec` / `crun exec` (the only way to give it rlimits).
 pub(crate) fn exec_process(p: &ExecProcess) -> Value {
     let mut env = vec![DEFAULT_PATH.to_string()];
     env.extend(p.env.iter().cloned());

@@ -1,4 +1,4 @@
-//! Running host tools (runc, ip, mount) and reporting their stderr on failure.
+//! Running host tools (runc or crun, CNI plugins, nft) and reporting their stderr on failure.
 
 use std::process::Stdio;
 
@@ -57,7 +57,7 @@ pub(crate) async fn run_with_stdin(
     Ok(stdout)
 }
 
-/// For `runc run -d`: the container's init inherits runc's stdio, so pipes would never
+/// For `<runtime> run -d`: the container's init inherits the runtime's stdio, so pipes would never
 /// reach EOF; output goes to `log` instead and is read back on failure.
 pub(crate) async fn run_detached(
     program: &str,

@@ -29,6 +29,10 @@ pub enum OciError {
     UnsafePath(String),
     #[error("no free host port in {0}")]
     NoFreePort(String),
+    #[error("unknown oci runtime {0:?}: runc or crun")]
+    UnknownRuntime(String),
+    #[error("oci runtime {runtime} cannot run here: {reason}")]
+    RuntimeUnusable { runtime: String, reason: String },
     #[error("container not found: {0}")]
     NotFound(String),
     #[error("file too large: {path} exceeds {max_bytes} bytes")]

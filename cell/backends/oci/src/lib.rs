@@ -1,18 +1,20 @@
-//! Container backend on runc with OCI bundles and CNI networking.
+//! Container backend on an OCI runtime (runc or crun) with OCI bundles and CNI networking.
 //!
 //! Per container: a bundle at `<state_dir>/containers/<guid>` (config.json, an overlay
 //! rootfs over the shared busybox base, net.json), a netns `diego-<hash>` wired by the CNI
-//! bridge/host-local/portmap plugins, and a runc container whose init sleeps; Run actions
-//! are `runc exec`s. Destroy undoes all of it.
+//! bridge/host-local/portmap plugins, and a runc or crun container whose init sleeps; Run
+//! actions are `<runtime> exec`s. Destroy undoes all of it.
 
 mod bundle;
 mod cmd;
 mod error;
 mod files;
 mod net;
+mod pidfd;
 mod portmap;
 mod process;
 mod rootfs;
+mod runtime;
 mod sys;
 mod timing;
 
@@ -30,19 +32,24 @@ pub use error::OciError;
 pub use net::{NetConfig, NetState, DEBIAN_CNI_DIR, DIEGO_CNI_DIR};
 pub use portmap::{PortmapBackend, HOSTPORT_TABLE};
 pub use rootfs::BUSYBOX_ROOTFS;
+pub use runtime::{crun_cgroup_blocker, OciRuntime, RUNTIME_ENV};
 pub use timing::PhaseTimings;
 
 use error::Result;
 use net::PortPool;
 
-/// runc writes the container init's host pid here (`run --pid-file`).
+/// The runtime writes the container init's host pid here (`run --pid-file`).
 const INIT_PID_FILE: &str = "init.pid";
 
 #[derive(Debug, Clone)]
 pub struct OciConfig {
     pub cell_id: String,
-    /// Bundles, runc state and IPAM leases of this cell.
+    /// Bundles, runtime state and IPAM leases of this cell.
     pub state_dir: PathBuf,
+    /// The OCI runtime new containers get; None = crun when it is installed and can
+    /// manage this host's cgroups, else runc (ADR 0025). Existing containers keep the
+    /// one that made them.
+    pub runtime: Option<OciRuntime>,
     /// Where the shared read-only busybox base lives.
     pub rootfs_dir: PathBuf,
     pub net: NetConfig,
@@ -51,13 +58,19 @@ pub struct OciConfig {
     /// At most this many CNI plugin runs at once (0 = no limit): portmap and bridge
     /// each run ten or more iptables commands that contend on the nat table.
     pub cni_concurrency: usize,
+    /// Run actions as `exec -d`: no runtime process stays as the parent of each app
+    /// process; this process becomes a child subreaper, adopts it and reaps it
+    /// through a pidfd (ADR 0025). false: `exec` stays attached as before.
+    pub exec_detached: bool,
 }
 
 impl OciConfig {
     /// Defaults under /var/lib/diego; the subnet 10.255.<n>.0/24 and bridge `diego<n>`
     /// come from `subnet_index` so several cells can share one machine. CNI plugins
     /// are looked up in $DIEGO_CNI_DIR (default /usr/local/lib/diego/cni, where
-    /// scripts/setup.sh builds them), then Debian's /usr/lib/cni.
+    /// scripts/setup.sh builds them), then Debian's /usr/lib/cni. The runtime is
+    /// $DIEGO_OCI_RUNTIME (`runc` or `crun`; `available` rejects anything else), else
+    /// chosen when the backend starts.
     pub fn new(cell_id: &str, subnet_index: u8) -> Self {
         let state_dir = PathBuf::from("/var/lib/diego").join(cell_id);
         let diego_cni_dir = std::env::var_os("DIEGO_CNI_DIR")
@@ -78,14 +91,21 @@ impl OciConfig {
                 cell_masquerade: true,
             },
             state_dir,
+            runtime: OciRuntime::from_env().ok().flatten(),
             record_timings: false,
             cni_concurrency: 0,
+            exec_detached: true,
         }
     }
 }
 
 pub struct OciBackend {
     cfg: OciConfig,
+    /// `cfg.runtime`, or the one chosen for this host when that is None.
+    runtime: OciRuntime,
+    /// Why the runtime cannot run containers here (crun on hybrid cgroups), if so:
+    /// creates fail with it instead of the runtime's own words.
+    runtime_blocker: Option<String>,
     ports: PortPool,
     /// Serialises building the shared rootfs.
     base_lock: AsyncMutex<()>,
@@ -96,6 +116,12 @@ pub struct OciBackend {
     /// masquerade rule is added when the first arrives and removed when the last is
     /// destroyed, so an idle cell holds no iptables rule (ADR 0016).
     net_users: AsyncMutex<NetUsers>,
+    /// Run actions as `exec -d` (`exec_detached` and this process is a child
+    /// subreaper): the processes the runtime starts detached become our children.
+    subreaper: bool,
+    /// Containers whose init this backend started while the process was a subreaper
+    /// (set by any backend in it): our children, to be reaped when they are destroyed.
+    adopted_inits: std::sync::Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -111,7 +137,21 @@ struct NetUsers {
 impl OciBackend {
     pub fn new(cfg: OciConfig) -> Arc<Self> {
         let ports = PortPool::new(cfg.net.host_port_range);
+        let runtime = cfg.runtime.unwrap_or_else(OciRuntime::detect);
+        let runtime_blocker = runtime.unusable_reason();
+        let subreaper = cfg.exec_detached
+            && match pidfd::become_subreaper() {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot become a child subreaper; run actions keep an attached exec");
+                    false
+                }
+            };
         let backend = Self {
+            runtime,
+            runtime_blocker,
+            subreaper,
+            adopted_inits: std::sync::Mutex::new(HashSet::new()),
             timings: timing::TimingLog::new(cfg.record_timings),
             cni: Semaphore::new(match cfg.cni_concurrency {
                 0 => Semaphore::MAX_PERMITS,
@@ -140,24 +180,38 @@ impl OciBackend {
         Arc::new(backend)
     }
 
-    /// Whether this machine can run containers: root and a runc binary.
+    /// Whether this machine can run containers: root, a valid $DIEGO_OCI_RUNTIME and
+    /// the runtime it names (or, unset, runc or crun) on PATH.
     pub fn available() -> std::result::Result<(), String> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("not running as root".to_string());
         }
-        if std::process::Command::new("runc")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            return Err("runc not found".to_string());
+        let wanted = OciRuntime::from_env().map_err(|e| format!("{RUNTIME_ENV}: {e}"))?;
+        match wanted {
+            Some(rt) if !rt.installed() => {
+                Err(format!("{} not found ({RUNTIME_ENV})", rt.binary()))
+            }
+            Some(_) => Ok(()),
+            None if [OciRuntime::Runc, OciRuntime::Crun]
+                .iter()
+                .all(|rt| !rt.installed()) =>
+            {
+                Err("neither runc nor crun found".to_string())
+            }
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    pub fn runc_root(&self) -> PathBuf {
-        self.cfg.state_dir.join("runc")
+    /// The runtime new containers get.
+    pub fn runtime(&self) -> OciRuntime {
+        self.runtime
+    }
+
+    /// The `--root` state directory of `runtime` on this cell: one per runtime, so a
+    /// change of runtime never mixes their state.
+    pub fn runtime_root(&self, runtime: OciRuntime) -> PathBuf {
+        self.cfg.state_dir.join(runtime.as_str())
     }
 
     fn bundle(&self, guid: &str) -> PathBuf {
@@ -201,6 +255,12 @@ impl OciBackend {
         if spec.rootfs != BUSYBOX_ROOTFS && !spec.rootfs.is_empty() {
             return Err(OciError::UnsupportedRootfs(spec.rootfs.clone()));
         }
+        if let Some(reason) = &self.runtime_blocker {
+            return Err(OciError::RuntimeUnusable {
+                runtime: self.runtime.as_str().to_string(),
+                reason: reason.clone(),
+            });
+        }
         let mut sw = timing::Stopwatch::start();
         {
             let _guard = self.base_lock.lock().await;
@@ -222,6 +282,9 @@ impl OciBackend {
         }
         // Written first so a half-created container can still be torn down.
         self.save_net(&spec.guid, &state)?;
+        let rt = self.runtime;
+        std::fs::write(dir.join(runtime::RUNTIME_FILE), rt.as_str())
+            .map_err(OciError::io("write runtime"))?;
         sw.mark("bundle dir");
         rootfs::mount_overlay(&self.base(), &dir).await?;
         sw.mark("overlay mount");
@@ -243,18 +306,24 @@ impl OciBackend {
         )
         .map_err(OciError::io("write config.json"))?;
         sw.mark("netns + config.json");
-        // The init only sleeps and needs no network, so runc starts it while CNI wires
+        // The init only sleeps and needs no network, so the runtime starts it while CNI wires
         // the netns; create returns once both are done, so a Run action still finds
         // eth0, its IP and its host ports in place.
         let mut net_sw = timing::Stopwatch::start();
-        let mut runc_sw = timing::Stopwatch::start();
+        let mut run_sw = timing::Stopwatch::start();
         let attach = self
             .cfg
             .net
             .attach(&spec.guid, &mut state, &self.cni, &mut net_sw);
-        let root = self.runc_root().to_string_lossy().to_string();
+        let root = self.runtime_root(rt).to_string_lossy().to_string();
         let bundle = dir.to_string_lossy().to_string();
         let pid_file = dir.join(INIT_PID_FILE).to_string_lossy().to_string();
+        if pidfd::is_subreaper() {
+            self.adopted_inits
+                .lock()
+                .expect("adopted inits poisoned")
+                .insert(spec.guid.clone());
+        }
         let args = [
             "--root",
             &root,
@@ -267,14 +336,24 @@ impl OciBackend {
             &spec.guid,
         ];
         let run = async {
-            let r = cmd::run_detached("runc", &args, &dir.join("init.log")).await;
-            runc_sw.mark("runc run");
+            let r = cmd::run_detached(rt.binary(), &args, &dir.join("init.log")).await;
+            run_sw.mark(match rt {
+                OciRuntime::Runc => "runc run",
+                OciRuntime::Crun => "crun run",
+            });
             r
         };
+        let run = async {
+            let ran = run.await;
+            if rt == OciRuntime::Crun && pidfd::is_subreaper() {
+                process::reap_crun_intermediate(&dir.join(INIT_PID_FILE)).await;
+            }
+            ran
+        };
         let (attached, ran) = tokio::join!(attach, run);
-        sw.mark("cni add | runc run (wall)");
+        sw.mark("cni add | runtime run (wall)");
         sw.overlapped(net_sw.finish());
-        sw.overlapped(runc_sw.finish());
+        sw.overlapped(run_sw.finish());
         // Saved whatever happened: destroy needs the ports even after a failure.
         self.save_net(&spec.guid, &state)?;
         attached?;
@@ -303,24 +382,34 @@ impl OciBackend {
 
     async fn destroy_inner(&self, guid: &str) -> Result<()> {
         let dir = self.bundle(guid);
-        let root = self.runc_root().to_string_lossy().to_string();
+        let rt = OciRuntime::of_bundle(&dir);
+        let root = self.runtime_root(rt).to_string_lossy().to_string();
         let mut first_err: Option<OciError> = None;
         let mut sw = timing::Stopwatch::start();
         // `runc delete -f` sleeps 100 ms after its SIGKILL before it looks again:
         // killing the init ourselves and waiting on a pidfd leaves a stopped
         // container that a plain delete removes at once. `-f` stays the fallback.
         let init = self.bundle(guid).join(INIT_PID_FILE);
-        process::kill_init(&init, &self.cgroups_path(guid)).await;
-        if let Err(e) = cmd::run("runc", &["--root", &root, "delete", guid]).await {
-            if !e.to_string().contains("does not exist") {
-                if let Err(e) = cmd::run("runc", &["--root", &root, "delete", "-f", guid]).await {
-                    if !e.to_string().contains("does not exist") {
+        let adopted = self
+            .adopted_inits
+            .lock()
+            .expect("adopted inits poisoned")
+            .remove(guid);
+        process::kill_init(&init, &self.cgroups_path(guid), adopted).await;
+        let bin = rt.binary();
+        if let Err(e) = cmd::run(bin, &["--root", &root, "delete", guid]).await {
+            if !rt.says_missing(&e.to_string()) {
+                if let Err(e) = cmd::run(bin, &["--root", &root, "delete", "-f", guid]).await {
+                    if !rt.says_missing(&e.to_string()) {
                         first_err.get_or_insert(e);
                     }
                 }
             }
         }
-        sw.mark("runc delete");
+        sw.mark(match rt {
+            OciRuntime::Runc => "runc delete",
+            OciRuntime::Crun => "crun delete",
+        });
         if let Some(state) = self.load_net(guid) {
             if let Err(e) = self
                 .cfg
@@ -404,7 +493,7 @@ impl OciBackend {
         } else {
             spec.dir.clone()
         };
-        // runc would start, and the step would count as running, before the
+        // the runtime would start, and the step would count as running, before the
         // exec fails inside; Garden refuses a missing binary at spawn
         let search_path = env
             .iter()
@@ -428,13 +517,16 @@ impl OciBackend {
         let process_file = dir.join(format!("{id}.json"));
         std::fs::write(&process_file, serde_json::to_vec(&process).expect("json"))
             .map_err(OciError::io("write process.json"))?;
-        let root = self.runc_root().to_string_lossy().to_string();
+        let rt = OciRuntime::of_bundle(&self.bundle(guid));
+        let root = self.runtime_root(rt).to_string_lossy().to_string();
         let (handle, output) = process::spawn(process::ExecRequest {
-            runc_root: &root,
+            runtime: rt,
+            root: &root,
             id: guid,
             process_file,
             pid_file: dir.join(format!("{id}.pid")),
             cgroups_path: self.cgroups_path(guid),
+            detached: self.subreaper,
         })?;
         Ok(Spawned {
             process: handle,
@@ -443,7 +535,7 @@ impl OciBackend {
     }
 }
 
-/// runc removes its cgroups on delete; this catches the ones a crash left behind.
+/// The runtime removes its cgroups on delete; this catches the ones a crash left behind.
 fn remove_cgroups(cgroups_path: &str) {
     let rel = cgroups_path.trim_start_matches('/');
     let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];

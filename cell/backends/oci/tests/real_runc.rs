@@ -1,41 +1,59 @@
-//! Real containers on runc + CNI; skipped with a printed reason without root or runc.
+//! Real containers on runc or crun + CNI; skipped with a printed reason without root or
+//! the runtime. Tests that name no runtime use the cell's default (crun when it can run
+//! here, ADR 0025; `DIEGO_OCI_RUNTIME=runc` runs them all on runc); the residue and OOM
+//! tests run on both.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use diego_backend_oci::{OciBackend, OciConfig, PortmapBackend, HOSTPORT_TABLE};
+use diego_backend_oci::{OciBackend, OciConfig, OciRuntime, PortmapBackend, HOSTPORT_TABLE};
 use diego_executor::*;
 use diego_model::*;
 
-fn backend_with(
-    cell: &str,
-    subnet_index: u8,
-    portmap_backend: Option<PortmapBackend>,
-) -> Option<Arc<OciBackend>> {
+/// Which runtime and portmap backend a test's cell uses (None: the defaults).
+#[derive(Debug, Clone, Copy, Default)]
+struct Variant {
+    portmap: Option<PortmapBackend>,
+    runtime: Option<OciRuntime>,
+}
+
+fn backend_with(cell: &str, subnet_index: u8, variant: Variant) -> Option<Arc<OciBackend>> {
     if let Err(reason) = OciBackend::available() {
         eprintln!("skipping real runc test: {reason}");
         return None;
     }
+    if let Some(reason) = variant.runtime.and_then(|rt| rt.unusable_reason()) {
+        eprintln!("skipping real container test on {variant:?}: {reason}");
+        return None;
+    }
     let mut cfg = OciConfig::new(cell, subnet_index);
-    cfg.net.portmap_backend = portmap_backend;
-    cfg.net.host_port_range = (
-        61000 + subnet_index as u32 * 20,
-        61019 + subnet_index as u32 * 20,
-    );
+    cfg.net.portmap_backend = variant.portmap;
+    cfg.runtime = variant.runtime.or(cfg.runtime);
+    // Cells 201-207 keep their old 20-port slots; cells 101-104 (test cell numbers
+    // 91-94) take the numbering's 250-port slot.
+    cfg.net.host_port_range = if (101..=104).contains(&subnet_index) {
+        let base = 61000 + (u32::from(subnet_index) - 10) % 18 * 250;
+        (base, base + 249)
+    } else {
+        (
+            61000 + subnet_index as u32 * 20,
+            61019 + subnet_index as u32 * 20,
+        )
+    };
     Some(OciBackend::new(cfg))
 }
 
 /// A fresh executor; containers an interrupted earlier run left behind are destroyed first.
 async fn setup(cell: &str, subnet_index: u8) -> Option<(Executor, Arc<OciBackend>)> {
-    setup_with(cell, subnet_index, None).await
+    setup_with(cell, subnet_index, Variant::default()).await
 }
 
 async fn setup_with(
     cell: &str,
     subnet_index: u8,
-    portmap_backend: Option<PortmapBackend>,
+    variant: Variant,
 ) -> Option<(Executor, Arc<OciBackend>)> {
-    let b = backend_with(cell, subnet_index, portmap_backend)?;
+    let b = backend_with(cell, subnet_index, variant)?;
     for guid in b.list().await.unwrap() {
         b.destroy(&guid).await.unwrap();
     }
@@ -154,7 +172,11 @@ async fn httpd_lrp_becomes_running_and_answers_on_loopback() {
 }
 
 async fn httpd_answers(portmap_backend: Option<PortmapBackend>) {
-    let Some((exec, b)) = setup_with("it-httpd", 202, portmap_backend).await else {
+    let variant = Variant {
+        portmap: portmap_backend,
+        ..Default::default()
+    };
+    let Some((exec, b)) = setup_with("it-httpd", 202, variant).await else {
         return;
     };
     alloc(&exec, "web-1", 64);
@@ -229,9 +251,20 @@ async fn http_get(addr: &str) -> String {
     out
 }
 
+/// On runc (cell 203) and on crun (cell 101, test cell number 91): the OOM kill is read
+/// from the memory cgroup either runtime made.
 #[tokio::test]
 async fn memory_hog_is_out_of_memory() {
-    let Some((exec, b)) = setup("it-oom", 203).await else {
+    out_of_memory("it-oom", 203, OciRuntime::Runc).await;
+    out_of_memory("it-oom-crun", 101, OciRuntime::Crun).await;
+}
+
+async fn out_of_memory(cell: &str, subnet_index: u8, runtime: OciRuntime) {
+    let variant = Variant {
+        runtime: Some(runtime),
+        ..Default::default()
+    };
+    let Some((exec, b)) = setup_with(cell, subnet_index, variant).await else {
         return;
     };
     alloc(&exec, "oom-1", 16);
@@ -243,7 +276,7 @@ async fn memory_hog_is_out_of_memory() {
     exec.run("oom-1", req).await.unwrap();
     let c = wait_state(&exec, "oom-1", ContainerState::Completed, 30_000).await;
     let reason = failure(&c).expect("failed");
-    assert!(reason.ends_with("(out of memory)"), "{reason}");
+    assert!(reason.ends_with("(out of memory)"), "{runtime:?}: {reason}");
     exec.delete("oom-1").await.unwrap();
     b.remove_cell_network().await.unwrap();
 }
@@ -288,19 +321,39 @@ fn output_of(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// With the portmap backend chosen by default (nftables after scripts/setup.sh), then
-/// with the iptables one every portmap has (the fallback, ADR 0019).
+/// On runc: with the portmap backend chosen by default (nftables after
+/// scripts/setup.sh), then with the iptables one every portmap has (the fallback, ADR
+/// 0019).
 #[tokio::test]
 async fn teardown_leaves_no_residue_and_sigterm_reaches_the_process() {
-    leaves_no_residue(None).await;
-    leaves_no_residue(Some(PortmapBackend::Iptables)).await;
+    let runc = Some(OciRuntime::Runc);
+    leaves_no_residue("it-residue", 205, None, runc).await;
+    leaves_no_residue("it-residue", 205, Some(PortmapBackend::Iptables), runc).await;
 }
 
-async fn leaves_no_residue(portmap_backend: Option<PortmapBackend>) {
-    let Some((exec, b)) = setup_with("it-residue", 205, portmap_backend).await else {
+/// The same on crun (ADR 0025), cell 102 (test cell number 92), default portmap.
+#[tokio::test]
+async fn teardown_on_crun_leaves_no_residue_and_sigterm_reaches_the_process() {
+    leaves_no_residue("it-residue-crun", 102, None, Some(OciRuntime::Crun)).await;
+}
+
+async fn leaves_no_residue(
+    cell: &str,
+    subnet_index: u8,
+    portmap_backend: Option<PortmapBackend>,
+    runtime: Option<OciRuntime>,
+) {
+    let variant = Variant {
+        portmap: portmap_backend,
+        runtime,
+    };
+    let Some((exec, b)) = setup_with(cell, subnet_index, variant).await else {
         return;
     };
-    let guid = "residue-1";
+    let bridge = format!("diego{subnet_index}");
+    // Distinct per cell: the runc and crun tests run at once and look for their guid
+    // in machine-wide listings (mounts, rules).
+    let guid = &format!("{}-1", cell.trim_start_matches("it-"));
     alloc(&exec, guid, 32);
     let script = "trap 'echo got-term; exit 0' TERM; echo trap-set; while true; do sleep 0.1; done";
     let mut req = RunRequest::new(Lifecycle::Lrp, sh(script));
@@ -325,10 +378,20 @@ async fn leaves_no_residue(portmap_backend: Option<PortmapBackend>) {
             "{hostport_rules}"
         );
     }
-    let masquerade = "diego-it-residue masquerade";
+    let masquerade = format!("diego-{cell} masquerade");
     assert!(
-        output_of("iptables-save", &[]).contains(masquerade),
+        output_of("iptables-save", &[]).contains(&masquerade),
         "the cell's outbound masquerade rule is in place while a container exists"
+    );
+    // Exit codes and kills come through whether or not a runtime process stays as the
+    // parent (detached exec, ADR 0025).
+    assert_eq!(
+        run_in(&b, guid, &["/bin/sh", "-c", "echo out; exit 3"]).await,
+        "out\nexit 3"
+    );
+    assert_eq!(
+        run_in(&b, guid, &["/bin/sh", "-c", "kill -KILL $$"]).await,
+        "exit 137"
     );
     // "Running" means spawned; the shell may not have set its trap yet.
     for _ in 0..200 {
@@ -344,10 +407,14 @@ async fn leaves_no_residue(portmap_backend: Option<PortmapBackend>) {
     );
     exec.delete(guid).await.unwrap();
 
-    let runc_root = b.runc_root().to_string_lossy().to_string();
-    assert!(!output_of("runc", &["--root", &runc_root, "list"]).contains(guid));
+    let rt = b.runtime();
+    let root = b.runtime_root(rt).to_string_lossy().to_string();
+    assert!(!output_of(rt.binary(), &["--root", &root, "list"]).contains(guid));
     let rel = b.cgroups_path(guid);
-    for controller in ["memory", "pids", "cpu", "devices", "freezer", ""] {
+    // "unified": crun also makes the container's cgroup in a hybrid host's cgroup2.
+    for controller in [
+        "memory", "pids", "cpu", "devices", "freezer", "hugetlb", "unified", "",
+    ] {
         let path = std::path::Path::new("/sys/fs/cgroup")
             .join(controller)
             .join(rel.trim_start_matches('/'));
@@ -358,7 +425,7 @@ async fn leaves_no_residue(portmap_backend: Option<PortmapBackend>) {
         .contains(guid));
     assert!(!output_of("ip", &["netns", "list"]).contains(&netns));
     assert_eq!(
-        output_of("ip", &["link", "show", "master", "diego205"]).trim(),
+        output_of("ip", &["link", "show", "master", &bridge]).trim(),
         "",
         "veth left on the bridge"
     );
@@ -367,18 +434,69 @@ async fn leaves_no_residue(portmap_backend: Option<PortmapBackend>) {
         "iptables rule left"
     );
     assert!(
-        !output_of("iptables-save", &[]).contains(masquerade),
+        !output_of("iptables-save", &[]).contains(&masquerade),
         "the masquerade rule goes with the cell's last container"
     );
     let ruleset = output_of("nft", &["list", "ruleset"]);
     assert!(!ruleset.contains(guid), "nftables rule left: {ruleset}");
     assert_hostport_table_gone_or_in_use().await;
+    assert_no_stray_zombies().await;
     assert!(b.list().await.unwrap().is_empty());
     b.remove_cell_network().await.unwrap();
     assert!(
-        !output_of("ip", &["link", "show", "diego205"]).contains("diego205"),
+        !output_of("ip", &["link", "show", &bridge]).contains(&bridge),
         "bridge left"
     );
+}
+
+/// As a subreaper (detached exec, ADR 0025) this process adopts container inits, Run
+/// action processes and crun's intermediate process: each must have been reaped. Other
+/// tests run at once, so one of theirs may be between exit and reaping: looked at again
+/// for up to two seconds.
+async fn assert_no_stray_zombies() {
+    let me = std::process::id().to_string();
+    let stat = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    let session_of = |text: &str| {
+        text.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .nth(3)
+            .map(str::to_string)
+    };
+    let our_session = stat(&me).as_deref().and_then(session_of);
+    let mut strays = Vec::new();
+    for _ in 0..40 {
+        strays.clear();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let pid = entry.file_name().to_string_lossy().to_string();
+            let Some(text) = stat(&pid) else { continue };
+            let comm = text
+                .split('(')
+                .nth(1)
+                .and_then(|t| t.rsplit_once(')'))
+                .map(|(c, _)| c.to_string())
+                .unwrap_or_default();
+            let fields: Vec<&str> = text
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let (state, ppid) = (fields.first().copied(), fields.get(1).copied());
+            let container_process = comm == "sleep" || comm == "sh";
+            let crun_stray = comm == "crun" && session_of(&text) != our_session;
+            if ppid == Some(me.as_str()) && state == Some("Z") && (container_process || crun_stray)
+            {
+                strays.push(format!("{pid} {comm}"));
+            }
+        }
+        if strays.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("zombie children left: {strays:?}");
 }
 
 /// The nftables portmap's table is gone with the cell's last container, unless another
