@@ -38,6 +38,8 @@ pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
     pub(crate) scorer: &'c S,
     /// The scorer's round when it scores in batches (plugins); `None` scores cell by cell.
     pub(crate) round: Option<Box<dyn ScoreRound + 'c>>,
+    /// Round mode without explanations: the round is asked to pick winners first (ADR 0026).
+    pub(crate) picking: bool,
     pub(crate) batch: BatchScratch,
     /// The views of a batch call's candidates, kept to reuse the allocation.
     pub(crate) views: Vec<CellView<'a>>,
@@ -56,6 +58,8 @@ pub(crate) struct BatchScratch {
     /// Position of the cell in the batch call, for its parts and per-scorer terms.
     pub(crate) position: Vec<u32>,
     pub(crate) explained: Vec<Option<CellScore>>,
+    /// The round's checked pick of the current placement: the winner and its parts.
+    pub(crate) picked: Option<(u32, ScoreParts)>,
 }
 
 impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
@@ -94,6 +98,7 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
             None => BatchScratch::default(),
         };
         Self {
+            picking: round.is_some() && !config.explain,
             round,
             batch,
             views: Vec::new(),
@@ -272,6 +277,9 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         // Round mode: one batch call per group of tied zones, made when the walk reaches the
         // group, so cells of zones the walk never reaches are not scored (as natively).
         let mut group_end = 0;
+        // The current group's winner was picked by the round (ADR 0026), not scored here.
+        let mut picked = false;
+        self.batch.picked = None;
         for (position, &(count, zone)) in zone_order.iter().enumerate() {
             if self.round.is_some() && position >= group_end {
                 group_end = position
@@ -285,11 +293,16 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
                 for &(_, tied) in &zone_order[position..group_end] {
                     candidates.extend_from_slice(&zones[tied].1);
                 }
-                self.prescore(&candidates, &work);
+                picked = self.picking && self.pick(&candidates, &work, &mut best, &mut tally);
+                if !picked {
+                    self.prescore(&candidates, &work);
+                }
                 self.batch.candidates = candidates;
             }
-            let candidates = &self.compat[compat].zones[zone].1;
-            self.score_cells(candidates, &work, &mut best, &mut tally, &mut verdicts);
+            if !picked {
+                let candidates = &self.compat[compat].zones[zone].1;
+                self.score_cells(candidates, &work, &mut best, &mut tally, &mut verdicts);
+            }
             // Zones tied on instance count compete together; otherwise the first zone (in
             // ascending count) that produced a winner ends the walk.
             let tied_with_next = zone_order
@@ -356,15 +369,22 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         // Tasks ignore zones: every compatible cell competes on score.
         let mut best = Best::new();
         let work = WorkView::Task(task);
+        let mut picked = false;
+        self.batch.picked = None;
         if self.round.is_some() {
             let mut candidates = std::mem::take(&mut self.batch.candidates);
             candidates.clear();
             candidates.extend_from_slice(&self.compat[compat].all);
-            self.prescore(&candidates, &work);
+            picked = self.picking && self.pick(&candidates, &work, &mut best, &mut tally);
+            if !picked {
+                self.prescore(&candidates, &work);
+            }
             self.batch.candidates = candidates;
         }
-        let entry = &self.compat[compat];
-        self.score_cells(&entry.all, &work, &mut best, &mut tally, &mut verdicts);
+        if !picked {
+            let entry = &self.compat[compat];
+            self.score_cells(&entry.all, &work, &mut best, &mut tally, &mut verdicts);
+        }
         let (winner, parts) = match self.winner(&best, &work) {
             Ok(won) => won,
             Err(error) => return self.record(work_id, Err(error), tally, verdicts),

@@ -22,7 +22,9 @@ pub use error::{PlacementError, ResourceProblems};
 pub use explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 pub use filter::{check_constraints, placement_tags_match, volume_drivers_match, Constraint};
 pub use rootfs::{parse_rootfs, rootfs_matches, RootfsUrl};
-pub use round::{open_round, CellScore, PerCellRound, ScoreColumns, ScoreRound, PART_COLUMNS};
+pub use round::{
+    open_round, CellScore, PerCellRound, Pick, ScoreColumns, ScoreRound, PART_COLUMNS,
+};
 pub use schedule::{schedule, schedule_default, CellAssignment, Plan};
 pub use score::{
     CellView, CompositeScorer, DiegoScorer, ScoreParts, Scorer, WorkView, LOCALITY_OFFSET,
@@ -30,3 +32,4 @@ pub use score::{
 pub use types::{
     AuctionConfig, CellLrp, CellState, LrpStart, Resources, RootfsProvider, TaskStart,
 };
+pub use zones::bin_pack_indices;

@@ -115,6 +115,17 @@ impl ScoreColumns {
     }
 }
 
+/// A round's own pick for one placement ([`ScoreRound::pick`], ADR 0026).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Pick {
+    /// Position of the winner in the candidates passed to `pick`; `None`: no candidate won.
+    pub winner: Option<u32>,
+    /// The winner's terms (unused without a winner).
+    pub parts: ScoreParts,
+    /// Candidates with room that the scorer refused or scored `+inf`.
+    pub rejected: u32,
+}
+
 /// A scorer's state for one auction (one `schedule` call), opened by [`Scorer::open_round`]
 /// with every participating cell. `ids[i]` is the position of `cells[i]` in that list, so a
 /// round can keep what does not change during the auction (ids, zones, tags) from the open and
@@ -159,6 +170,23 @@ pub trait ScoreRound {
     fn terms(&self, _position: usize) -> Vec<(String, f64)> {
         Vec::new()
     }
+
+    /// Rounds that keep the auction's loads themselves pick a placement's winner (ADR 0026):
+    /// `candidates` are the compatible cells (by position in the round) of one placement
+    /// (for an LRP, of one group of tied zones), in the walk's order, with or without room.
+    /// The round scores those with room on its own loads, returns the first lowest total
+    /// below 1e20 and reserves the work on it. The auction checks the pick (a candidate,
+    /// with room, a total below 1e20, counts that add up) and calls `refuse_pick` otherwise.
+    /// `None` (the default): this round does not pick; the auction scores through
+    /// `score_columns`. The auction asks for picks for every placement of an auction without
+    /// explanations, or for none.
+    fn pick(&mut self, _work: &WorkView<'_>, _candidates: &[u32]) -> Option<Pick> {
+        None
+    }
+
+    /// The auction refused the last pick (`reason` says why): the round has failed, must
+    /// report it in `failures` and answer the rest of the auction with its fallback.
+    fn refuse_pick(&mut self, _reason: String) {}
 
     /// What failed in this round: a plugin whose call failed and whose remaining placements
     /// were scored by its fallback instead. The runner re-plans such an auction with the

@@ -2,7 +2,7 @@
 //! operations in the same order on `f64`); plugins (e.g. WASM scorers) implement `Scorer` and
 //! either replace it or join it in a weighted `CompositeScorer`.
 
-use crate::round::{CellScore, ScoreColumns, ScoreRound, PART_COLUMNS};
+use crate::round::{CellScore, Pick, ScoreColumns, ScoreRound, PART_COLUMNS};
 use crate::types::{AuctionConfig, CellState, LrpStart, Resources, TaskStart};
 
 /// Diego's `LocalityOffset`: the penalty per co-located instance (same process, or any task).
@@ -458,6 +458,40 @@ impl ScoreRound for CompositeRound<'_> {
             }
         }
         out
+    }
+
+    /// A composite of one plugin at weight 1 (the auctioneer's `--diego-scorer-weight 0`
+    /// with one `--scorer`) lets the plugin pick (ADR 0026): its total is the composite's
+    /// total (`0 + 1 × total`), so the winner is the one the sum would choose, and the
+    /// winner's parts are what `score_columns` would give (everything in `plugin`). With
+    /// any other mix the sum needs every candidate's score: no pick.
+    fn pick(&mut self, work: &WorkView<'_>, candidates: &[u32]) -> Option<Pick> {
+        let [member] = self.members.as_mut_slice() else {
+            return None;
+        };
+        if member.diego || member.weight != 1.0 {
+            return None;
+        }
+        let pick = member.round.pick(work, candidates)?;
+        let total = member.weight * pick.parts.total();
+        member.totals.clear();
+        if let Some(position) = pick.winner {
+            member.totals.resize(position as usize + 1, f64::INFINITY);
+            member.totals[position as usize] = total;
+        }
+        Some(Pick {
+            parts: ScoreParts {
+                plugin: total,
+                ..ScoreParts::default()
+            },
+            ..pick
+        })
+    }
+
+    fn refuse_pick(&mut self, reason: String) {
+        for member in &mut self.members {
+            member.round.refuse_pick(reason.clone());
+        }
     }
 
     fn terms(&self, position: usize) -> Vec<(String, f64)> {

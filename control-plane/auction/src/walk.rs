@@ -176,6 +176,13 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
         work: &WorkView<'_>,
     ) -> Result<(u32, ScoreParts), PlacementError> {
         match best.id {
+            Some(id) if self.batch.picked.is_some_and(|(cell, _)| cell == id) => Ok((
+                id,
+                self.batch
+                    .picked
+                    .map(|(_, parts)| parts)
+                    .unwrap_or_default(),
+            )),
             Some(id) if self.round.is_some() => {
                 let position = self.batch.position[id as usize] as usize;
                 Ok((id, self.batch.columns.parts_of(position)))
@@ -187,6 +194,96 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
 }
 
 impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
+    /// Pick mode (ADR 0026): the round picks the winner among `candidates` (the compatible
+    /// cells of one placement or group of tied zones, in walk order) on its own loads. The
+    /// pick is checked against the auction's state, which stays the authority: the winner
+    /// must be a candidate with room and a total below Diego's no-winner score, and the
+    /// rejections must add up. The tally's shortfalls are counted here, as the walk would.
+    /// Returns `false` when the round does not pick or its pick was refused (the round then
+    /// fails and the caller scores the candidates through the fallback).
+    pub(crate) fn pick(
+        &mut self,
+        candidates: &[u32],
+        work: &WorkView<'_>,
+        best: &mut Best,
+        tally: &mut Tally,
+    ) -> bool {
+        let Some(round) = self.round.as_mut() else {
+            return false;
+        };
+        let Some(pick) = round.pick(work, candidates) else {
+            self.picking = false;
+            return false;
+        };
+        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
+        let mut problems = best.problems;
+        let (mut fitting, mut insufficient) = (0u32, 0u32);
+        for &id in candidates {
+            let short = shortfall(self.cells[id as usize].available, memory_mb, disk_mb);
+            if short.is_empty() {
+                fitting += 1;
+            } else {
+                problems = problems.intersection(short);
+                insufficient += 1;
+            }
+        }
+        let checked = match pick.winner {
+            None if pick.rejected == fitting => Ok(None),
+            None => Err(format!(
+                "no winner among {fitting} candidates with room, but {} rejected",
+                pick.rejected
+            )),
+            Some(position) => match candidates.get(position as usize) {
+                None => Err(format!(
+                    "picked position {position} of {} candidates",
+                    candidates.len()
+                )),
+                Some(&id) => {
+                    let total = pick.parts.total();
+                    let cell = &self.cells[id as usize];
+                    if !shortfall(cell.available, memory_mb, disk_mb).is_empty() {
+                        Err(format!(
+                            "picked cell {}, which has no room for the work",
+                            self.layout.cells[id as usize].cell_id
+                        ))
+                    } else if total.is_nan() || total >= NO_WINNER_SCORE {
+                        Err(format!("picked a cell with total {total}"))
+                    } else if total == f64::NEG_INFINITY {
+                        Err("picked a cell with total -inf".to_owned())
+                    } else if pick.rejected >= fitting {
+                        Err(format!(
+                            "picked a winner among {fitting} candidates with room, but {} \
+                             rejected",
+                            pick.rejected
+                        ))
+                    } else {
+                        Ok(Some((position, id, total)))
+                    }
+                }
+            },
+        };
+        match checked {
+            Ok(winner) => {
+                tally.insufficient += insufficient;
+                tally.rejected += pick.rejected;
+                tally.scored += fitting - pick.rejected;
+                best.problems = problems;
+                if let Some((position, id, total)) = winner {
+                    best.total = total;
+                    best.id = Some(id);
+                    self.batch.position[id as usize] = position;
+                    self.batch.picked = Some((id, pick.parts));
+                }
+                true
+            }
+            Err(reason) => {
+                round.refuse_pick(reason);
+                self.picking = false;
+                false
+            }
+        }
+    }
+
     /// Round mode: scores every fitting candidate of one placement (for LRPs: of one group of
     /// tied zones) in one call and keeps the results by cell id for the walk. Cells the call says nothing about count as rejected.
     pub(crate) fn prescore(&mut self, candidates: &[u32], work: &WorkView<'_>) {

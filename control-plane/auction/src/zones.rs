@@ -34,22 +34,7 @@ impl<'a> Layout<'a> {
             })
             .collect();
         let zone_count = zone_ids.len();
-        let mut members: Vec<Vec<u32>> = vec![Vec::new(); zone_count];
-        for (id, zone) in zone_of.iter().enumerate() {
-            members[*zone as usize].push(id as u32);
-        }
-        let mut bin_pack_index = vec![0; cells.len()];
-        for zone_cells in &mut members {
-            zone_cells.sort_by(|a, b| {
-                let (a, b) = (cells[*a as usize], cells[*b as usize]);
-                a.cell_index
-                    .cmp(&b.cell_index)
-                    .then_with(|| a.cell_id.cmp(&b.cell_id))
-            });
-            for (position, id) in zone_cells.iter().enumerate() {
-                bin_pack_index[*id as usize] = position as i32;
-            }
-        }
+        let bin_pack_index = bin_pack_by_zone(&cells, &zone_of, zone_count);
         Self {
             cells,
             zone_of,
@@ -57,6 +42,41 @@ impl<'a> Layout<'a> {
             bin_pack_index,
         }
     }
+}
+
+/// Each cell's position in its zone by ascending reported `cell_index` (then cell id): the
+/// `bin_pack_index` the auction gives `cells` (a round's cells, in the scheduler's order).
+/// A round that keeps the auction's loads itself (ADR 0026) starts from these.
+pub fn bin_pack_indices(cells: &[&CellState]) -> Vec<i32> {
+    let mut zone_ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let zone_of: Vec<u32> = cells
+        .iter()
+        .map(|cell| {
+            let next = zone_ids.len() as u32;
+            *zone_ids.entry(cell.zone.as_str()).or_insert(next)
+        })
+        .collect();
+    bin_pack_by_zone(cells, &zone_of, zone_ids.len())
+}
+
+fn bin_pack_by_zone(cells: &[&CellState], zone_of: &[u32], zone_count: usize) -> Vec<i32> {
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); zone_count];
+    for (id, zone) in zone_of.iter().enumerate() {
+        members[*zone as usize].push(id as u32);
+    }
+    let mut bin_pack_index = vec![0; cells.len()];
+    for zone_cells in &mut members {
+        zone_cells.sort_by(|a, b| {
+            let (a, b) = (cells[*a as usize], cells[*b as usize]);
+            a.cell_index
+                .cmp(&b.cell_index)
+                .then_with(|| a.cell_id.cmp(&b.cell_id))
+        });
+        for (position, id) in zone_cells.iter().enumerate() {
+            bin_pack_index[*id as usize] = position as i32;
+        }
+    }
+    bin_pack_index
 }
 
 /// Instance counts of the batch's process guids, per zone and per cell.

@@ -20,6 +20,8 @@ const CELLS: usize = 100;
 const LRPS: usize = 2_000;
 /// A 0.3 scorer that computes nothing (the misbehave fixture, behaving).
 const FLOOR_GUEST: &str = "misbehave_scorer_v3";
+/// A 0.4 scorer that computes nothing: it picks the first candidate with room.
+const FLOOR_GUEST_V4: &str = "misbehave_scorer_v4";
 
 /// CPU time of the calling thread: on a VM shared with other builds, the time a run was
 /// descheduled is most of the noise in its wall time, and this leaves it out.
@@ -141,7 +143,7 @@ fn bench_scorer(guest: &str, consume_fuel: bool) {
     let native = DiegoScorer::from_config(&config);
     // The floor: a 0.3 guest that computes nothing (every cell scores 1), so only the ABI,
     // the calls and the host's side remain. Its plan differs (all ties): not compared.
-    let floor = guest == FLOOR_GUEST;
+    let floor = guest == FLOOR_GUEST || guest == FLOOR_GUEST_V4;
     let params = if floor {
         vec![("mode".to_owned(), 0.0)]
     } else {
@@ -174,9 +176,11 @@ fn bench_scorer(guest: &str, consume_fuel: bool) {
     let ratio = |wasm: Duration, native: Duration| wasm.as_secs_f64() / native.as_secs_f64();
     println!(
         "auction {CELLS} cells x {LRPS} lrps (best of {runs}), wasm {guest} \
-         diego:placement@{} rounds, {limits}: wall native {native_time:?} wasm {wasm_time:?} \
-         ({:.2}x); thread cpu native {native_cpu:?} wasm {wasm_cpu:?} ({:.2}x)",
+         diego:placement@{} rounds ({} guest picks per auction), {limits}: wall native \
+         {native_time:?} wasm {wasm_time:?} ({:.2}x); thread cpu native {native_cpu:?} wasm \
+         {wasm_cpu:?} ({:.2}x)",
         wasm.abi_version(),
+        wasm.pick_count() / runs as u64,
         ratio(wasm_time, native_time),
         ratio(wasm_cpu, native_cpu),
     );
@@ -215,7 +219,24 @@ fn bench_scorer(guest: &str, consume_fuel: bool) {
         }
         per_call.push(format!("{n} cells {:?}", start.elapsed() / CALLS));
     }
+    // 0.4.0: one `place` call (the guest picks among the candidates on its own loads).
+    let mut picks = Vec::new();
+    if wasm.abi_version() == "0.4.0" {
+        for n in [1, 10, 100] {
+            let start = Instant::now();
+            for _ in 0..CALLS {
+                std::hint::black_box(round.pick(&work, &ids[..n]));
+            }
+            picks.push(format!("{n} cells {:?}", start.elapsed() / CALLS));
+        }
+    }
     drop(round);
+    if !picks.is_empty() {
+        println!(
+            "one place call in an open round ({guest}, diego:placement@0.4.0, {limits}): {}",
+            picks.join(", ")
+        );
+    }
     println!(
         "one placement call in an open round ({guest}, diego:placement@{}, {limits}): {}",
         wasm.abi_version(),
@@ -245,10 +266,12 @@ fn bench_scorer(guest: &str, consume_fuel: bool) {
     );
 }
 
-/// `cargo bench -p diego-wasm-host --bench wasm [-- healthcheck|scorer|scorer-v3|scorer-v2|
-/// scorer-floor|scorer-epoch|scorer-floor-epoch]`: everything but the floors and the
-/// epoch-only variants by default; `scorer` is both ABI versions on the default host (fuel
-/// and epoch), `scorer-epoch` the 0.3 scorer on a host without fuel metering (ADR 0020).
+/// `cargo bench -p diego-wasm-host --bench wasm [-- healthcheck|scorer|scorer-v4|scorer-v3|
+/// scorer-v2|scorer-floor|scorer-epoch|scorer-floor-epoch]`: everything but the floors and
+/// the epoch-only variants by default; `scorer` is the default scorer on 0.4.0 (it picks,
+/// ADR 0026), 0.3.0 and 0.2.0 on the default host (fuel and epoch), `scorer-floor` the 0.4
+/// and 0.3 guests that compute nothing, `scorer-epoch` the 0.4 scorer on a host without fuel
+/// metering (ADR 0020).
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -262,17 +285,21 @@ fn main() {
     }
     // The current ABI (0.3.0, through the SDK), then the same scorer on 0.2.0.
     let asked = |part: &str| only.iter().any(|o| o == part);
-    if wanted("scorer") || wanted("scorer-v3") {
+    if wanted("scorer") || wanted("scorer-v4") {
         bench_scorer("diego_scorer", true);
     }
     if asked("scorer-epoch") {
         bench_scorer("diego_scorer", false);
     }
     if asked("scorer-floor") {
+        bench_scorer(FLOOR_GUEST_V4, true);
         bench_scorer(FLOOR_GUEST, true);
     }
     if asked("scorer-floor-epoch") {
         bench_scorer(FLOOR_GUEST, false);
+    }
+    if wanted("scorer") || wanted("scorer-v3") {
+        bench_scorer("diego_scorer_v3", true);
     }
     if wanted("scorer") || wanted("scorer-v2") {
         bench_scorer("diego_scorer_v2", true);

@@ -1,6 +1,8 @@
 //! The `diego:placement/scorer` world, typed, and its adapter to `diego_auction::Scorer`.
 //!
-//! Three ABI versions are bound (the versioning rule): `0.3.0` scores in rounds with flat
+//! Four ABI versions are bound (the versioning rule): `0.4.0` adds to 0.3's rounds a guest
+//! that keeps the round's loads and picks each placement's winner itself (`place`, one call
+//! of numbers per placement; see `v4`, ADR 0026), `0.3.0` scores in rounds with flat
 //! numeric lists (columnar cells and loads, interned strings; see `v3`), `0.2.0` in rounds
 //! with lists of records (see `v2`), `0.1.0` with one fresh-store `score-batch` call per
 //! placement (see `v1`). Either way the auction asks once per placement for every candidate
@@ -9,16 +11,18 @@
 //! scored by the native fallback, and the round reports the failure so the auctioneer can
 //! re-plan the auction with the default scorer and record why.
 
+mod flat;
 mod v1;
 mod v2;
 mod v3;
+mod v4;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use diego_auction::{
-    CellScore, CellState, CellView, DiegoScorer, ScoreColumns, ScoreParts, ScoreRound, Scorer,
-    WorkView,
+    CellScore, CellState, CellView, DiegoScorer, Pick, ScoreColumns, ScoreParts, ScoreRound,
+    Scorer, WorkView,
 };
 
 use crate::{Digest, WasmError, WasmHost};
@@ -73,14 +77,16 @@ enum Abi {
     V1(v1::Pre),
     V2(v2::Pre),
     V3(v3::Pre),
+    V4(v4::Pre),
 }
 
-/// An open round of a 0.2 or 0.3 component. One per auction round, so the 0.3 session's
-/// larger size (its string tables) is not worth a box.
+/// An open round of a 0.2, 0.3 or 0.4 component. One per auction round, so the larger
+/// sessions (their string tables) are not worth a box.
 #[allow(clippy::large_enum_variant)]
 enum Session<'h> {
     V2(v2::Session<'h>),
     V3(v3::Session<'h>),
+    V4(v4::Session<'h>),
 }
 
 impl<'h> Session<'h> {
@@ -95,6 +101,7 @@ impl<'h> Session<'h> {
             Abi::V1(_) => None,
             Abi::V2(pre) => Some(v2::Session::open(host, pre, params, cells).map(Session::V2)),
             Abi::V3(pre) => Some(v3::Session::open(host, pre, params, cells).map(Session::V3)),
+            Abi::V4(pre) => Some(v4::Session::open(host, pre, params, cells).map(Session::V4)),
         }
     }
 
@@ -111,6 +118,7 @@ impl<'h> Session<'h> {
                 Ok(())
             }
             Session::V3(session) => session.score(work, ids, cells, out),
+            Session::V4(session) => session.score(work, ids, cells, out),
         }
     }
 
@@ -123,6 +131,7 @@ impl<'h> Session<'h> {
         match self {
             Session::V2(session) => session.explain(work, ids, cells),
             Session::V3(session) => session.explain(work, ids, cells),
+            Session::V4(session) => session.explain(work, ids, cells),
         }
     }
 }
@@ -135,13 +144,16 @@ pub struct WasmScorer {
     params: Vec<(String, f64)>,
     fallback: DiegoScorer,
     fallbacks: AtomicU64,
+    /// Placements whose winner the guest picked (0.4.0, ADR 0026).
+    picks: AtomicU64,
     last_error: Mutex<Option<WasmError>>,
 }
 
 impl WasmScorer {
     /// A scorer from a loaded component; `params` go to every round (or call), `fallback`
     /// scores what a failed plugin could not. A component exporting neither
-    /// `diego:placement@0.2.0` nor `@0.1.0` is refused with the reason.
+    /// any `diego:placement` version this host binds (0.4.0 to 0.1.0) is refused with the
+    /// reasons.
     pub fn new(
         host: &Arc<WasmHost>,
         digest: Digest,
@@ -150,18 +162,23 @@ impl WasmScorer {
         fallback: DiegoScorer,
     ) -> Result<Self, WasmError> {
         let instance = host.instance_pre(&digest)?;
-        let abi = match v3::pre(instance.clone()) {
-            Ok(pre) => Abi::V3(pre),
-            Err(v3_error) => match v2::pre(instance.clone()) {
-                Ok(pre) => Abi::V2(pre),
-                Err(v2_error) => match v1::pre(instance) {
-                    Ok(pre) => Abi::V1(pre),
-                    Err(v1_error) => {
-                        return Err(WasmError::Invalid(format!(
-                            "not a scorer component: {v3_error:#}; nor a 0.2.0 one: \
-                             {v2_error:#}; nor a 0.1.0 one: {v1_error:#}"
-                        )))
-                    }
+        // The newest version the component exports.
+        let abi = match v4::pre(instance.clone()) {
+            Ok(pre) => Abi::V4(pre),
+            Err(v4_error) => match v3::pre(instance.clone()) {
+                Ok(pre) => Abi::V3(pre),
+                Err(v3_error) => match v2::pre(instance.clone()) {
+                    Ok(pre) => Abi::V2(pre),
+                    Err(v2_error) => match v1::pre(instance) {
+                        Ok(pre) => Abi::V1(pre),
+                        Err(v1_error) => {
+                            return Err(WasmError::Invalid(format!(
+                                "not a scorer component: {v4_error:#}; nor a 0.3.0 one: \
+                                 {v3_error:#}; nor a 0.2.0 one: {v2_error:#}; nor a 0.1.0 \
+                                 one: {v1_error:#}"
+                            )))
+                        }
+                    },
                 },
             },
         };
@@ -173,6 +190,7 @@ impl WasmScorer {
             params,
             fallback,
             fallbacks: AtomicU64::new(0),
+            picks: AtomicU64::new(0),
             last_error: Mutex::new(None),
         })
     }
@@ -187,6 +205,7 @@ impl WasmScorer {
             Abi::V1(_) => "0.1.0",
             Abi::V2(_) => "0.2.0",
             Abi::V3(_) => "0.3.0",
+            Abi::V4(_) => "0.4.0",
         }
     }
 
@@ -194,6 +213,12 @@ impl WasmScorer {
     /// finished instead.
     pub fn fallback_count(&self) -> u64 {
         self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// Groups of candidates whose winner the guest picked (`place`, 0.4.0): how a test or a
+    /// benchmark sees that the auction took the picking path.
+    pub fn pick_count(&self) -> u64 {
+        self.picks.load(Ordering::Relaxed)
     }
 
     pub fn last_error(&self) -> Option<WasmError> {
@@ -343,8 +368,8 @@ impl ScoreRound for PluginRound<'_> {
         out.extend(cells.iter().map(|cell| Some(fallback.score(cell, work))));
     }
 
-    /// 0.3.0's answer is already columns: handed over as they are. 0.2.0, 0.1.0 and a
-    /// failed plugin (the fallback) go through `score`.
+    /// 0.3.0's and 0.4.0's answers are already columns: handed over as they are. 0.2.0,
+    /// 0.1.0 and a failed plugin (the fallback) go through `score`.
     fn score_columns(
         &mut self,
         work: &WorkView<'_>,
@@ -353,11 +378,15 @@ impl ScoreRound for PluginRound<'_> {
         out: &mut ScoreColumns,
     ) {
         if self.failed.is_none() {
-            if let Some(Session::V3(session)) = self.session.as_mut() {
-                match session.score_columns(work, ids, cells, out) {
-                    Ok(()) => return,
-                    Err(error) => self.fail(error),
-                }
+            let answer = match self.session.as_mut() {
+                Some(Session::V3(session)) => Some(session.score_columns(work, ids, cells, out)),
+                Some(Session::V4(session)) => Some(session.score_columns(work, ids, cells, out)),
+                _ => None,
+            };
+            match answer {
+                Some(Ok(())) => return,
+                Some(Err(error)) => self.fail(error),
+                None => {}
             }
         }
         let mut scored = Vec::with_capacity(cells.len());
@@ -395,6 +424,33 @@ impl ScoreRound for PluginRound<'_> {
                 named: Vec::new(),
             })
             .collect()
+    }
+
+    /// 0.4.0 picks (ADR 0026); other versions and a failed plugin do not, and the auction
+    /// scores through `score_columns` (the fallback's scores once the plugin failed).
+    fn pick(&mut self, work: &WorkView<'_>, candidates: &[u32]) -> Option<Pick> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let Some(Session::V4(session)) = self.session.as_mut() else {
+            return None;
+        };
+        match session.place(work, candidates) {
+            Ok(pick) => {
+                self.scorer.picks.fetch_add(1, Ordering::Relaxed);
+                Some(pick)
+            }
+            Err(error) => {
+                self.fail(error);
+                None
+            }
+        }
+    }
+
+    fn refuse_pick(&mut self, reason: String) {
+        if self.failed.is_none() {
+            self.fail(WasmError::Malformed(format!("refused pick: {reason}")));
+        }
     }
 
     fn failures(&self) -> Vec<String> {

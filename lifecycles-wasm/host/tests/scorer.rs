@@ -77,6 +77,13 @@ fn assert_identical_plans_on(host_config: HostConfig, guest: &str, version: &str
     let expected = schedule(&cells(), lrps.clone(), tasks.clone(), &config, &native);
     let actual = schedule(&cells(), lrps, tasks, &config, &wasm);
     assert_eq!(wasm.fallback_count(), 0, "{:?}", wasm.last_error());
+    // 0.4.0 picks every winner (one `place` per placement or group of tied zones); older
+    // versions never pick.
+    if version == "0.4.0" {
+        assert!(wasm.pick_count() >= 2_100, "{} picks", wasm.pick_count());
+    } else {
+        assert_eq!(wasm.pick_count(), 0);
+    }
     assert!(
         expected.placed_count() > 1_500,
         "the workload must place most of its work"
@@ -86,8 +93,51 @@ fn assert_identical_plans_on(host_config: HostConfig, guest: &str, version: &str
 
 #[test]
 fn the_wasm_default_scorer_gives_identical_plans_to_the_native_one() {
-    // Built with the SDK, so on the current ABI.
-    assert_identical_plans("diego_scorer", "0.3.0");
+    // Built with the SDK, so on the current ABI: the guest picks every winner (ADR 0026).
+    assert_identical_plans("diego_scorer", "0.4.0");
+}
+
+#[test]
+fn a_default_scorer_built_against_0_3_still_loads_and_gives_identical_plans() {
+    assert_identical_plans("diego_scorer_v3", "0.3.0");
+}
+
+#[test]
+fn the_0_4_default_scorer_alone_in_a_composite_picks_and_gives_the_composites_plan() {
+    // The auctioneer's `--diego-scorer-weight 0` with one plugin at weight 1: the composite
+    // lets the plugin pick; the plan must be the one the composite gets by scoring every
+    // candidate through the 0.3 component (the same sums), decision for decision.
+    let host = common::host(HostConfig::default());
+    let config = AuctionConfig {
+        bin_pack_first_fit_weight: 0.5,
+        seed: 3,
+        ..AuctionConfig::default()
+    };
+    let native = DiegoScorer::from_config(&config);
+    let alone = |guest: &str| {
+        let digest = host.load(&common::guest(guest)).unwrap();
+        let wasm = WasmScorer::new(&host, digest, "diego", diego_params(&native), native);
+        CompositeScorer::new().with(1.0, Box::new(wasm.unwrap()))
+    };
+    let (lrps, tasks) = workload();
+    let expected = schedule(
+        &cells(),
+        lrps.clone(),
+        tasks.clone(),
+        &config,
+        &alone("diego_scorer_v3"),
+    );
+    let actual = schedule(&cells(), lrps, tasks, &config, &alone("diego_scorer"));
+    assert!(
+        actual.scorer_failures.is_empty(),
+        "{:?}",
+        actual.scorer_failures
+    );
+    assert!(expected.placed_count() > 1_500);
+    assert_eq!(actual, expected);
+    // The same placements as the native scorer's (the parts differ: all in `plugin`).
+    let native_plan = schedule(&cells(), workload().0, workload().1, &config, &native);
+    assert_eq!(actual.assignments, native_plan.assignments);
 }
 
 #[test]
@@ -96,7 +146,7 @@ fn the_wasm_default_scorer_without_fuel_metering_gives_identical_plans() {
         consume_fuel: false,
         ..HostConfig::default()
     };
-    assert_identical_plans_on(epoch_only, "diego_scorer", "0.3.0");
+    assert_identical_plans_on(epoch_only, "diego_scorer", "0.4.0");
 }
 
 #[test]
@@ -105,7 +155,7 @@ fn a_default_scorer_built_against_0_2_still_loads_and_gives_identical_plans() {
 }
 
 #[test]
-fn explained_plans_of_the_0_3_default_scorer_are_the_native_ones() {
+fn explained_plans_of_the_default_scorer_are_the_native_ones() {
     // With explanations every candidate's verdict is compared, through `explain`.
     let host = common::host(HostConfig::default());
     let digest = host.load(&common::guest("diego_scorer")).unwrap();
@@ -137,7 +187,7 @@ fn placement_tags_and_other_strings_reach_a_0_3_guest_through_the_round_tables()
     let digest = host.load(&common::guest("example_spread_scorer")).unwrap();
     let spread = WasmScorer::new(&host, digest, "spread", Vec::new(), DiegoScorer::default());
     let spread = spread.unwrap();
-    assert_eq!(spread.abi_version(), "0.3.0");
+    assert_eq!(spread.abi_version(), "0.4.0");
     let mut cells = cells();
     for cell in cells.iter_mut().take(50) {
         cell.placement_tags = vec!["gpu".into()];

@@ -274,3 +274,122 @@ fn a_component_that_is_no_scorer_is_refused_with_the_reason() {
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
 }
+
+/// `diego:placement@0.4.0` (ADR 0026): the fixture scoring alone, so the auction asks it to
+/// pick every winner. Returns the plan's failures, the plugin's typed error and the plan's
+/// placements.
+fn picking(host: &Arc<WasmHost>, mode: f64, cells: &[CellState]) -> (Vec<String>, WasmError) {
+    let plugin = misbehave(host, "misbehave_scorer_v4", mode, 0.0);
+    assert_eq!(plugin.abi_version(), "0.4.0");
+    let started = Instant::now();
+    let plan = schedule(
+        cells,
+        lrps(),
+        Vec::new(),
+        &AuctionConfig::default(),
+        &plugin,
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The fallback placed everything the plugin could not.
+    assert_eq!(
+        plan.placed_count(),
+        8,
+        "mode {mode}: {:?}",
+        plan.failed_lrps
+    );
+    assert_eq!(plan.scorer_failures.len(), 1, "mode {mode}");
+    assert_eq!(plugin.fallback_count(), 1, "mode {mode}");
+    let error = plugin.last_error().expect("the failure is kept");
+    (plan.scorer_failures, error)
+}
+
+#[test]
+fn a_0_4_plugin_that_picks_reports_no_failure() {
+    let host = common::host(limited());
+    let plugin = misbehave(&host, "misbehave_scorer_v4", 0.0, 0.0);
+    let plan = schedule(
+        &cells(),
+        lrps(),
+        Vec::new(),
+        &AuctionConfig::default(),
+        &plugin,
+    );
+    assert!(
+        plan.scorer_failures.is_empty(),
+        "{:?}",
+        plan.scorer_failures
+    );
+    assert_eq!(plan.placed_count(), 8);
+    assert!(plugin.pick_count() >= 8, "{} picks", plugin.pick_count());
+}
+
+#[test]
+fn a_0_4_plugin_misbehaving_while_it_picks_fails_within_its_limits() {
+    let host = common::host(limited());
+    let cases: [(f64, IsError); 4] = [
+        (1.0, |e| matches!(e, WasmError::OutOfFuel)),
+        (2.0, |e| matches!(e, WasmError::MemoryLimit)),
+        (3.0, |e| matches!(e, WasmError::Trap(_))),
+        (9.0, |e| matches!(e, WasmError::Trap(_))),
+    ];
+    for (mode, expected) in cases {
+        let (failures, error) = picking(&host, mode, &cells());
+        assert!(expected(&error), "mode {mode}: {error:?}");
+        assert!(failures[0].contains("scorer misbehave"), "{failures:?}");
+    }
+    // Unbounded fuel: the epoch deadline stops the loop.
+    let host = common::host(HostConfig {
+        fuel: u64::MAX / 2,
+        ..limited()
+    });
+    let (_, error) = picking(&host, 1.0, &cells());
+    assert_eq!(error, WasmError::Deadline);
+}
+
+#[test]
+fn a_pick_the_host_cannot_accept_fails_the_plugin_with_the_reason() {
+    let host = common::host(limited());
+    // One cell without a free container, in every group of the auction.
+    let mut cells = cells();
+    cells[3].available.containers = 0;
+    let cases = [
+        (4.0, "winner at position 13 of a group of 6 cells"),
+        (5.0, "score term plugin is NaN"),
+        (
+            6.0,
+            "refused pick: picked cell cell-3, which has no room for the work",
+        ),
+        (
+            7.0,
+            "refused pick: no winner among 5 candidates with room, but 0 rejected",
+        ),
+    ];
+    for (mode, reason) in cases {
+        let (failures, error) = picking(&host, mode, &cells);
+        assert_eq!(error, WasmError::Malformed(reason.into()), "mode {mode}");
+        assert!(failures[0].contains(reason), "mode {mode}: {failures:?}");
+    }
+}
+
+#[test]
+fn a_0_4_plugin_in_a_composite_with_the_default_scorer_is_asked_for_scores_not_picks() {
+    // The sum needs every candidate's score: no pick; `score` behaves in the fixture.
+    let host = common::host(limited());
+    let plugin = misbehave(&host, "misbehave_scorer_v4", 3.0, 0.0);
+    let composite = CompositeScorer::new()
+        .with(1.0, Box::new(DiegoScorer::default()))
+        .with(1.0, Box::new(plugin));
+    let plan = schedule(
+        &cells(),
+        lrps(),
+        Vec::new(),
+        &AuctionConfig::default(),
+        &composite,
+    );
+    assert!(
+        plan.scorer_failures.is_empty(),
+        "{:?}",
+        plan.scorer_failures
+    );
+    assert_eq!(plan.placed_count(), 8);
+}

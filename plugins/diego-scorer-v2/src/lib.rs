@@ -1,5 +1,5 @@
 //! Test fixture: Diego's default score as a `diego:placement@0.2.0` component, on the raw 0.2
-//! bindings (the SDK now builds 0.3.0). It shows that components built against an older ABI
+//! bindings (the SDK now builds 0.4.0). It shows that components built against an older ABI
 //! keep loading and keep giving the native scorer's plans (the versioning rule), and it is
 //! the "old" side of the benchmark.
 

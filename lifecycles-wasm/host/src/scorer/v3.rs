@@ -5,13 +5,12 @@
 //! The round's store lives as long as the round; every call is re-armed with the full fuel
 //! and a fresh epoch deadline, so one call cannot spend another's budget.
 
-use std::collections::HashMap;
-
-use diego_auction::{CellState, CellView, ScoreColumns, ScoreParts, WorkView, PART_COLUMNS};
+use diego_auction::{CellState, CellView, ScoreColumns, ScoreParts, WorkView};
 use wasmtime::component::ResourceAny;
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
+use super::flat::{self, LastString, Tables, WorkFields};
 use super::{checked, BatchVerdict};
 use crate::state::CallState;
 use crate::{WasmError, WasmHost};
@@ -29,92 +28,6 @@ pub(super) type Pre = bindings::ScorerPre<CallState>;
 
 pub(super) fn pre(instance: wasmtime::component::InstancePre<CallState>) -> wasmtime::Result<Pre> {
     bindings::ScorerPre::new(instance)
-}
-
-/// Columns of a placement's `loads` (`load-column` in the WIT).
-const LOAD_COLUMNS: usize = 8;
-/// Names of `scores.parts`' columns (`part-column` in the WIT, `PART_COLUMNS` of them), for
-/// errors.
-const PART_NAMES: [&str; PART_COLUMNS] = [
-    "resource",
-    "starting",
-    "same-process",
-    "tasks",
-    "bin-pack",
-    "plugin",
-];
-
-/// The round's string and string-list tables, host side: what the guest has been sent (or
-/// will be with the next `intern`), by index.
-#[derive(Default)]
-struct Tables {
-    strings: HashMap<String, u32>,
-    lists: HashMap<Vec<u32>, u32>,
-    new_strings: Vec<String>,
-    new_lists: Vec<Vec<u32>>,
-    key: Vec<u32>,
-}
-
-impl Tables {
-    fn string(&mut self, value: &str) -> u32 {
-        if let Some(&index) = self.strings.get(value) {
-            return index;
-        }
-        let index = self.strings.len() as u32;
-        self.strings.insert(value.to_owned(), index);
-        self.new_strings.push(value.to_owned());
-        index
-    }
-
-    fn list(&mut self, values: &[String]) -> u32 {
-        let mut key = std::mem::take(&mut self.key);
-        key.clear();
-        for value in values {
-            key.push(self.string(value));
-        }
-        let index = match self.lists.get(&key) {
-            Some(&index) => index,
-            None => {
-                let index = self.lists.len() as u32;
-                self.lists.insert(key.clone(), index);
-                self.new_lists.push(key.clone());
-                index
-            }
-        };
-        self.key = key;
-        index
-    }
-
-    fn take_new(&mut self) -> (Vec<String>, Vec<Vec<u32>>) {
-        (
-            std::mem::take(&mut self.new_strings),
-            std::mem::take(&mut self.new_lists),
-        )
-    }
-}
-
-/// The last string interned for one of the work's fields: consecutive placements usually
-/// share the domain and rootfs (and a process guid, for instances of one process), so most
-/// placements skip the table lookups of those fields.
-#[derive(Default)]
-struct LastString {
-    value: String,
-    index: Option<u32>,
-}
-
-impl LastString {
-    fn intern(&mut self, tables: &mut Tables, value: &str) -> u32 {
-        match self.index {
-            Some(index) if self.value == value => index,
-            _ => {
-                let index = tables.string(value);
-                self.value.clear();
-                self.value.push_str(value);
-                self.index = Some(index);
-                index
-            }
-        }
-    }
 }
 
 /// One open round: its own store, instance and `round` resource.
@@ -200,17 +113,7 @@ impl<'h> Session<'h> {
 
     /// Full fuel and a fresh deadline for the next call.
     fn rearm(&mut self) {
-        let config = self.host.config();
-        if config.consume_fuel {
-            // set_fuel only fails when fuel is off.
-            let _ = self.store.set_fuel(config.fuel);
-        }
-        self.store.set_epoch_deadline(
-            config
-                .epoch_deadline_ms
-                .div_ceil(config.epoch_tick_ms.max(1))
-                .max(1),
-        );
+        flat::rearm(self.host, &mut self.store);
     }
 
     fn list(&mut self, values: &[String]) -> u32 {
@@ -223,25 +126,19 @@ impl<'h> Session<'h> {
 
     /// The work with its strings interned; sends the round's new strings first, if any.
     fn work(&mut self, work: &WorkView<'_>) -> Result<wit::Work, WasmError> {
-        let (kind, guid, index, domain, rootfs, tags, drivers) = match work {
-            WorkView::Lrp(lrp) => (
-                wit::WorkKind::Lrp,
-                &lrp.process_guid,
-                lrp.index,
-                &lrp.domain,
-                &lrp.rootfs,
-                &lrp.placement_tags,
-                &lrp.volume_drivers,
-            ),
-            WorkView::Task(task) => (
-                wit::WorkKind::Task,
-                &task.task_guid,
-                0,
-                &task.domain,
-                &task.rootfs,
-                &task.placement_tags,
-                &task.volume_drivers,
-            ),
+        let WorkFields {
+            lrp,
+            guid,
+            index,
+            domain,
+            rootfs,
+            placement_tags: tags,
+            volume_drivers: drivers,
+        } = WorkFields::of(work);
+        let kind = if lrp {
+            wit::WorkKind::Lrp
+        } else {
+            wit::WorkKind::Task
         };
         let placement_tags = self.list(tags);
         let volume_drivers = self.list(drivers);
@@ -279,35 +176,8 @@ impl<'h> Session<'h> {
         Ok(wit_work)
     }
 
-    /// The loads of `cells` as `load-column`s, one after the other: one pass per column,
-    /// appending (no zeroing first, no per-element bounds checks).
     fn fill_loads(&mut self, ids: &[u32], cells: &[CellView<'_>]) -> Result<(), WasmError> {
-        if ids.len() != cells.len() {
-            return Err(WasmError::Host(format!(
-                "{} cell positions for {} cells",
-                ids.len(),
-                cells.len()
-            )));
-        }
-        if let Some(&id) = ids.iter().find(|&&id| id >= self.cells) {
-            return Err(WasmError::Host(format!(
-                "cell position {id} outside the round's {} cells",
-                self.cells
-            )));
-        }
-        let loads = &mut self.loads;
-        loads.clear();
-        loads.reserve(LOAD_COLUMNS * cells.len());
-        loads.extend(ids.iter().map(|&id| id as i32));
-        loads.extend(cells.iter().map(|view| view.available.memory_mb));
-        loads.extend(cells.iter().map(|view| view.available.disk_mb));
-        loads.extend(cells.iter().map(|view| view.available.containers));
-        loads.extend(cells.iter().map(|view| view.starting_container_count));
-        // Counts beyond i32::MAX cannot occur (a cell's containers are an i32).
-        loads.extend(cells.iter().map(|view| view.same_process_lrps as i32));
-        loads.extend(cells.iter().map(|view| view.tasks as i32));
-        loads.extend(cells.iter().map(|view| view.bin_pack_index));
-        Ok(())
+        flat::fill_loads(&mut self.loads, self.cells, ids, cells)
     }
 
     /// One `score` call, checked: six parts per cell, numbers only, no `-inf` total,
@@ -338,44 +208,7 @@ impl<'h> Session<'h> {
                 .round()
                 .call_score(&mut *store, *round, work, loads)
         })?;
-        if parts.len() != PART_COLUMNS * n {
-            return Err(WasmError::Malformed(format!(
-                "{} score parts for {n} cells (6 per cell)",
-                parts.len()
-            )));
-        }
-        // The guest's list becomes the columns as they are: no copy, no per-cell struct.
-        out.parts = parts;
-        out.sum_parts(n);
-        // One pass over the totals, without an early exit: a NaN term makes its total NaN
-        // (NaN propagates through the sum), so only a NaN total needs the terms looked at.
-        let (nan, neg_inf) = out
-            .totals
-            .iter()
-            .fold((false, false), |(nan, neg_inf), &t| {
-                (nan | t.is_nan(), neg_inf | (t == f64::NEG_INFINITY))
-            });
-        if nan {
-            if let Some(at) = out.parts.iter().position(|v| v.is_nan()) {
-                return Err(WasmError::Malformed(format!(
-                    "score term {} is NaN",
-                    PART_NAMES[at / n.max(1)]
-                )));
-            }
-        }
-        if neg_inf {
-            return Err(WasmError::Malformed("score total is -inf".into()));
-        }
-        for &position in &rejected {
-            match out.totals.get_mut(position as usize) {
-                Some(total) => *total = f64::INFINITY,
-                None => {
-                    return Err(WasmError::Malformed(format!(
-                        "rejection of position {position} in a call over {n} cells"
-                    )))
-                }
-            }
-        }
+        flat::take_scores(parts, &rejected, n, out)?;
         Ok(rejected)
     }
 
