@@ -109,6 +109,9 @@ pub struct RunRequest {
     /// LRPs: actions that run beside `action`; the first of them all to
     /// exit, even successfully, stops the rest (spec §6.2).
     pub sidecars: Vec<Action>,
+    /// The work's log rate limit in bytes per second; None = unlimited.
+    /// Lines over it are dropped and the app is told once a second.
+    pub log_rate_limit_bytes_per_second: Option<u64>,
 }
 
 impl RunRequest {
@@ -129,6 +132,7 @@ impl RunRequest {
             privileged: false,
             bind_mounts: Vec::new(),
             sidecars: Vec::new(),
+            log_rate_limit_bytes_per_second: None,
         }
     }
 }

@@ -28,4 +28,4 @@ pub use container::{
 pub use error::ExecutorError;
 pub use executor::Executor;
 pub use health::{CheckTarget, HealthChecker, NativeHealthChecker};
-pub use logs::LogLine;
+pub use logs::{LogLine, LOG_RATE_EXCEEDED};

@@ -32,6 +32,7 @@ pub(crate) fn for_lrp(d: &DesiredLrp, index: i32, instance_guid: &str) -> Option
     req.privileged = d.privileged;
     // validation requires every sidecar's action
     req.sidecars = d.sidecars.iter().filter_map(|s| s.action.clone()).collect();
+    req.log_rate_limit_bytes_per_second = byte_limit(d.log_rate_limit_bytes_per_second);
     Some(req)
 }
 
@@ -44,5 +45,11 @@ pub(crate) fn for_task(t: &Task) -> Option<RunRequest> {
     req.log_source = def.log_source.clone();
     req.result_file = def.result_file.clone();
     req.privileged = def.privileged;
+    req.log_rate_limit_bytes_per_second = byte_limit(def.log_rate_limit_bytes_per_second);
     Some(req)
+}
+
+/// The model's limit (-1 or absent = unlimited) as the executor's.
+fn byte_limit(v: Option<i64>) -> Option<u64> {
+    v.and_then(|b| u64::try_from(b).ok())
 }

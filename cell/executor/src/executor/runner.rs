@@ -31,6 +31,9 @@ impl Executor {
             (record.container.memory_mb, record.container.disk_mb)
         };
         inner.transition(guid, ContainerState::Initializing)?;
+        inner
+            .logs
+            .set_byte_limit(guid, req.log_rate_limit_bytes_per_second);
         let spec = ContainerSpec {
             guid: guid.to_string(),
             rootfs: req.rootfs.clone(),
