@@ -238,3 +238,28 @@ async fn cancel_interrupts_every_composite() {
         assert_eq!(backend.live_processes(&guid), 0, "tree {i}");
     }
 }
+
+/// A Run action's volume-mounted files are in place before its process
+/// starts: an absolute path as given, a relative one under the service
+/// bindings root.
+#[tokio::test]
+async fn run_places_its_volume_mounted_files_first() {
+    let mut action = sh("cat /etc/app/config; cat /etc/cf-service-bindings/db/password");
+    if let Action::Run(run) = &mut action {
+        run.volume_mounted_files = vec![
+            diego_model::File {
+                path: "/etc/app/config".into(),
+                content: "mode=prod".into(),
+            },
+            diego_model::File {
+                path: "db/password".into(),
+                content: "s3cret".into(),
+            },
+        ];
+    }
+    let (c, exec, _backend) = run_task(action).await;
+    assert_eq!(failure(&c), None);
+    let logs = log_text(&exec, "t");
+    assert!(logs.contains(&"APP:mode=prod".to_string()), "{logs:?}");
+    assert!(logs.contains(&"APP:s3cret".to_string()), "{logs:?}");
+}

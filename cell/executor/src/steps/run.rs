@@ -7,12 +7,15 @@ use async_trait::async_trait;
 use diego_model::{EnvVar, RunAction};
 
 use super::{CancellationToken, Ready, Step, StepCtx, StepError};
-use crate::backend::{ExitStatus, ProcessSpec, Signal, Stream};
+use crate::backend::{ExitStatus, FileEntry, FileKind, ProcessSpec, Signal, Stream};
 
 /// How long a killed process gets to be reaped before we give up on it.
 const KILL_WAIT_MS: u64 = 1000;
 /// How long output may trail the exit (pipes held open by a grandchild).
 const OUTPUT_DRAIN_MS: u64 = 1000;
+/// Where a volume-mounted file with a relative path lands: the root of
+/// Cloud Foundry's file-based service bindings.
+pub const VOLUME_MOUNTED_FILES_ROOT: &str = "/etc/cf-service-bindings";
 
 pub struct RunStep {
     ctx: Arc<StepCtx>,
@@ -38,6 +41,27 @@ impl RunStep {
             user: self.action.user.clone(),
             nofile: self.action.resource_limits.as_ref().and_then(|r| r.nofile),
         }
+    }
+
+    /// Places the action's volume-mounted files before its process starts:
+    /// owned by root and read-only to the app, as the original's mounts are.
+    async fn place_files(&self) -> Result<(), StepError> {
+        for f in &self.action.volume_mounted_files {
+            let path = crate::backend::resolve_path(VOLUME_MOUNTED_FILES_ROOT, &f.path);
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+            let entry = FileEntry {
+                path: name.to_string(),
+                mode: 0o444,
+                kind: FileKind::File(f.content.clone().into_bytes()),
+            };
+            let dir = if dir.is_empty() { "/" } else { dir };
+            self.ctx
+                .backend
+                .stream_in(&self.ctx.guid, dir, "root", vec![entry])
+                .await
+                .map_err(|e| StepError::Failed(format!("failed to place {path}: {e}")))?;
+        }
+        Ok(())
     }
 
     fn exit_result(&self, status: ExitStatus) -> Result<(), StepError> {
@@ -85,6 +109,7 @@ impl Step for RunStep {
         if cancel.is_cancelled() {
             return Err(StepError::Cancelled);
         }
+        self.place_files().await?;
         let spawned = self
             .ctx
             .backend
