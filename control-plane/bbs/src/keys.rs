@@ -35,6 +35,55 @@ pub fn actual(process_guid: &str, index: i32, presence: Presence) -> String {
     )
 }
 
+/// Whether `key` is the row key of (process guid, index, presence), checked
+/// without building it (one call per row of a 250,000-row scan).
+pub fn is_actual(key: &str, process_guid: &str, index: i32, presence: Presence) -> bool {
+    let Some(rest) = key
+        .strip_prefix(ACTUAL)
+        .and_then(|r| r.strip_prefix(process_guid))
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return false;
+    };
+    let Some((idx, p)) = rest.split_once('/') else {
+        return false;
+    };
+    // `{index:010}`: at least ten characters, zero padded
+    idx.len() >= 10
+        && idx.parse::<i32>() == Ok(index)
+        && p.len() == 1
+        && p.as_bytes()[0] == b'0' + presence as u8
+}
+
 pub fn domain(name: &str) -> String {
     format!("{DOMAINS}{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_key_is_recognised_without_building_it() {
+        for (pg, index, p) in [
+            ("pg-1", 0, Presence::Ordinary),
+            ("pg/with/slash", 12, Presence::Suspect),
+            ("x", -3, Presence::Evacuating),
+            ("x", i32::MAX, Presence::Ordinary),
+        ] {
+            let key = actual(pg, index, p);
+            assert!(is_actual(&key, pg, index, p), "{key}");
+            assert!(!is_actual(&key, pg, index ^ 1, p), "{key}");
+            assert!(!is_actual(&key, "pg", index, p), "{key}");
+            assert!(!is_actual(&key, pg, index, Presence::Suspect) || p == Presence::Suspect);
+        }
+        assert!(!is_actual("actual/pg/5/0", "pg", 5, Presence::Ordinary));
+        assert!(!is_actual("desired/pg", "pg", 0, Presence::Ordinary));
+        assert!(!is_actual(
+            "actual/pg/0000000000/0/x",
+            "pg",
+            0,
+            Presence::Ordinary
+        ));
+    }
 }

@@ -6,6 +6,7 @@
 //! change log. So events and records commit together, and a watcher that
 //! resumes from a revision misses nothing.
 
+mod bulk;
 pub mod callbacks;
 pub mod clock;
 pub mod codec;
@@ -62,6 +63,8 @@ pub struct Bbs {
     pub(crate) auctioneer: Arc<dyn AuctionRequester>,
     pub(crate) cells: Arc<dyn CellDirectory>,
     pub(crate) config: BbsConfig,
+    /// Decoded rows kept between convergence passes (ADR 0027).
+    pub(crate) converge_cache: Arc<std::sync::Mutex<ops::converge_read::ConvergeCache>>,
 }
 
 impl Bbs {
@@ -78,6 +81,7 @@ impl Bbs {
             auctioneer,
             cells,
             config,
+            converge_cache: Default::default(),
         }
     }
 

@@ -16,7 +16,7 @@ pub struct Versioned<T> {
     pub mod_revision: Revision,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Change {
     txn: Txn,
 }
@@ -83,6 +83,35 @@ impl Change {
     pub fn is_empty(&self) -> bool {
         self.txn.ops.is_empty()
     }
+
+    /// Records and log entries written; checks made (what a backend's
+    /// per-transaction limits count).
+    pub fn weight(&self) -> (usize, usize) {
+        (
+            self.txn.ops.len() + self.txn.log.len(),
+            self.txn.checks.len(),
+        )
+    }
+
+    /// Every key the change checks or writes.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        let written = self.txn.ops.iter().map(|op| match op {
+            Op::Put { key, .. } | Op::Delete { key } => key.as_str(),
+        });
+        self.txn
+            .checks
+            .iter()
+            .map(|c| c.key.as_str())
+            .chain(written)
+    }
+
+    /// Adds `other`'s checks, writes and events after this change's, so
+    /// both commit in one transaction (their keys must not overlap).
+    pub fn append(&mut self, other: Change) {
+        self.txn.checks.extend(other.txn.checks);
+        self.txn.ops.extend(other.txn.ops);
+        self.txn.log.extend(other.txn.log);
+    }
 }
 
 impl Bbs {
@@ -97,22 +126,17 @@ impl Bbs {
         }
     }
 
-    pub(crate) async fn scan<T: codec::Record>(&self, prefix: &str) -> Result<Vec<Versioned<T>>> {
-        let (records, _) = self.store.scan_prefix(prefix).await?;
-        let mut out = Vec::with_capacity(records.len());
-        for rec in records {
-            match codec::decode(&rec.key, &rec.value) {
-                Ok(value) => out.push(Versioned {
-                    value,
-                    key: rec.key,
-                    mod_revision: rec.mod_revision,
-                }),
-                // The original deletes undecodable rows when it meets them; we
-                // skip and log instead, so a codec bug can never destroy data.
-                Err(e) => tracing::warn!(error = %e, "skipping unreadable record"),
-            }
-        }
-        Ok(out)
+    pub(crate) async fn scan<T: codec::Record + Send + 'static>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<Versioned<T>>> {
+        let scan = self.store.scan_prefix_sealed(prefix).await?;
+        crate::bulk::decode_scan(scan, |rec, value| Versioned {
+            value,
+            key: std::mem::take(&mut rec.key),
+            mod_revision: rec.mod_revision,
+        })
+        .await
     }
 
     pub(crate) async fn commit(&self, change: Change) -> Result<Revision> {

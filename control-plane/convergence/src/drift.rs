@@ -4,10 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use diego_model::{
-    internal_route_hostnames, resolve_metric_tags, ActualLrp, ActualState, MetricTagValue,
-    Presence, SchedulingInfo,
-};
+use diego_model::{resolve_metric_tags, ActualLrp, ActualState, MetricTagValue, Presence};
 
 /// Tell the instance's rep the desired internal routes and resolved metric
 /// tags; the rep updates the container and reports the instance again.
@@ -21,29 +18,36 @@ pub struct LrpInstanceUpdate {
 }
 
 /// The update an ORDINARY RUNNING row needs, if its stored routes or tags
-/// drifted from `desired`. Routes compare as sets. Rows that stored no
+/// drifted from the desired ones (`desired_routes`: the desired LRP's
+/// `internal_route_hostnames`, worked out once per LRP). Routes compare as sets. Rows that stored no
 /// metric tags are not compared on tags (reps that predate them report
 /// none), as in Diego.
 pub(crate) fn drift(
     actual: &ActualLrp,
-    desired: &SchedulingInfo,
+    desired_routes: &[String],
     desired_tags: Option<&BTreeMap<String, MetricTagValue>>,
 ) -> Option<LrpInstanceUpdate> {
     if actual.presence != Presence::Ordinary || actual.state != ActualState::Running {
         return None;
     }
-    let internal_routes = internal_route_hostnames(&desired.routes);
-    let mut stored = actual.internal_routes.clone();
-    stored.sort();
-    stored.dedup();
+    // `desired_routes` is sorted and deduplicated; stored routes usually
+    // are too, and then compare without a copy
+    let stored = &actual.internal_routes;
+    let routes_drifted = if stored.windows(2).all(|w| w[0] < w[1]) {
+        stored[..] != *desired_routes
+    } else {
+        let mut sorted = stored.clone();
+        sorted.sort();
+        sorted.dedup();
+        sorted[..] != *desired_routes
+    };
     let metric_tags = desired_tags
         .map(|t| resolve_metric_tags(t, actual.key.index, &actual.instance_key.instance_guid))
         .unwrap_or_default();
-    let routes_drifted = stored != internal_routes;
     let tags_drifted = !actual.metric_tags.is_empty() && actual.metric_tags != metric_tags;
     (routes_drifted || tags_drifted).then(|| LrpInstanceUpdate {
         actual: actual.clone(),
-        internal_routes,
+        internal_routes: desired_routes.to_vec(),
         metric_tags,
     })
 }

@@ -27,7 +27,8 @@ mod metrics;
 mod plan_types;
 mod tasks;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use diego_model::crash::RestartPolicy;
 use diego_model::{ActualLrp, MetricTagValue, Presence, SchedulingInfo, Task, TaskState, NS_PER_S};
@@ -119,6 +120,35 @@ pub struct Snapshot {
     pub metric_tags: HashMap<String, BTreeMap<String, MetricTagValue>>,
 }
 
+/// FNV-1a: cell ids are short and a pass looks one up per row, where a
+/// tree of strings costs several comparisons and SipHash more hashing.
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The present cells as a pass looks them up.
+pub(crate) type CellSet<'a> = HashSet<&'a str, BuildHasherDefault<Fnv>>;
+
+pub(crate) fn cell_set(cells: &BTreeSet<String>) -> CellSet<'_> {
+    cells.iter().map(String::as_str).collect()
+}
+
 /// What the cell set allows this pass to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CellView<'a> {
@@ -126,7 +156,7 @@ pub(crate) enum CellView<'a> {
     Unknown,
     /// Empty set with placed work and the guard on: no cell-loss action.
     Guarded,
-    Known(&'a BTreeSet<String>),
+    Known(&'a CellSet<'a>),
 }
 
 impl CellView<'_> {
@@ -143,12 +173,13 @@ impl CellView<'_> {
 /// Computes one convergence pass. Pure: same snapshot, time and config, same plan.
 pub fn plan(snapshot: &Snapshot, now_ns: i64, cfg: &ConvergenceConfig) -> Plan {
     let mut out = Plan::default();
-    let cells = match &snapshot.cell_ids {
-        None => {
+    let present = snapshot.cell_ids.as_ref().map(cell_set);
+    let cells = match (&snapshot.cell_ids, &present) {
+        (None, _) | (_, None) => {
             out.warnings.push(Warning::CellDirectoryUnavailable);
             CellView::Unknown
         }
-        Some(set) if set.is_empty() && cfg.empty_cell_set_guard => {
+        (Some(set), Some(lookup)) if set.is_empty() && cfg.empty_cell_set_guard => {
             // An EVACUATING row always stands for a running container,
             // whatever state it was written with.
             let placed_lrps = snapshot
@@ -168,10 +199,10 @@ pub fn plan(snapshot: &Snapshot, now_ns: i64, cfg: &ConvergenceConfig) -> Plan {
                 });
                 CellView::Guarded
             } else {
-                CellView::Known(set)
+                CellView::Known(lookup)
             }
         }
-        Some(set) => CellView::Known(set),
+        (Some(_), Some(lookup)) => CellView::Known(lookup),
     };
     tasks::plan_tasks(&snapshot.tasks, cells, now_ns, cfg, &mut out);
     lrp::plan_lrps(snapshot, cells, now_ns, cfg, &mut out);

@@ -1,8 +1,10 @@
 //! LRP convergence (spec §5.3, suspects §4.4).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Ordering;
 
-use diego_model::{ActualLrp, ActualLrpKey, ActualState, Presence, SchedulingInfo};
+use diego_model::{
+    internal_route_hostnames, ActualLrp, ActualLrpKey, ActualState, Presence, SchedulingInfo,
+};
 
 use crate::{CellView, ConvergenceConfig, LrpAction, Plan, RetireReason, Snapshot};
 
@@ -14,10 +16,10 @@ struct IndexRefs<'a> {
     suspect: Option<&'a ActualLrp>,
 }
 
-#[derive(Default)]
 struct Process<'a> {
     desired: Option<&'a SchedulingInfo>,
-    indices: BTreeMap<i32, IndexRefs<'a>>,
+    /// In index order, one entry per index that has rows.
+    indices: Vec<(i32, IndexRefs<'a>)>,
 }
 
 struct Ctx<'a> {
@@ -41,6 +43,27 @@ impl Ctx<'_> {
     }
 }
 
+fn by_index(a: &ActualLrp, b: &ActualLrp) -> Ordering {
+    a.key
+        .process_guid
+        .cmp(&b.key.process_guid)
+        .then(a.key.index.cmp(&b.key.index))
+}
+
+/// `items` in order of `cmp`; already ordered input (the runner reads rows
+/// in key order) costs one comparison per item. The sort is stable, so of
+/// two rows for the same slot the later one still wins.
+fn ordered<T>(items: &[T], cmp: impl Fn(&T, &T) -> Ordering) -> Vec<&T> {
+    let mut refs: Vec<&T> = items.iter().collect();
+    if !refs
+        .windows(2)
+        .all(|w| cmp(w[0], w[1]) != Ordering::Greater)
+    {
+        refs.sort_by(|a, b| cmp(a, b));
+    }
+    refs
+}
+
 pub(crate) fn plan_lrps(
     snapshot: &Snapshot,
     cells: CellView<'_>,
@@ -48,51 +71,73 @@ pub(crate) fn plan_lrps(
     cfg: &ConvergenceConfig,
     out: &mut Plan,
 ) {
-    // A hash map groups 250k rows fast; sorting the guids afterwards keeps
-    // the plan deterministic.
-    let mut processes: HashMap<&str, Process<'_>> = HashMap::with_capacity(snapshot.desired.len());
-    for d in &snapshot.desired {
-        processes
-            .entry(d.process_guid.as_str())
-            .or_default()
-            .desired = Some(d);
-    }
-    for a in &snapshot.actuals {
-        let refs = processes
-            .entry(a.key.process_guid.as_str())
-            .or_default()
-            .indices
-            .entry(a.key.index)
-            .or_default();
-        match a.presence {
-            Presence::Ordinary => refs.ordinary = Some(a),
-            Presence::Evacuating => refs.evacuating = Some(a),
-            Presence::Suspect => refs.suspect = Some(a),
-        }
-    }
-    let mut guids: Vec<&str> = processes.keys().copied().collect();
-    guids.sort_unstable();
+    // Both sides sorted by process guid, then walked together: no hashing
+    // or tree per process, and the plan comes out in guid order.
+    let desired = ordered(&snapshot.desired, |a, b| {
+        a.process_guid.cmp(&b.process_guid)
+    });
+    let actuals = ordered(&snapshot.actuals, by_index);
     let ctx = Ctx {
         snapshot,
         cells,
         now_ns,
         cfg,
     };
-    for guid in guids {
-        plan_process(&ctx, guid, &processes[guid], out);
+    let (mut d, mut a) = (0, 0);
+    let mut indices = Vec::new();
+    while d < desired.len() || a < actuals.len() {
+        let guid = match (desired.get(d), actuals.get(a)) {
+            (Some(x), Some(y)) => x.process_guid.as_str().min(y.key.process_guid.as_str()),
+            (Some(x), None) => x.process_guid.as_str(),
+            (None, Some(y)) => y.key.process_guid.as_str(),
+            (None, None) => unreachable!("the loop condition"),
+        };
+        // of several desired LRPs with one guid, the last wins
+        let mut info = None;
+        while let Some(x) = desired.get(d).filter(|x| x.process_guid == guid) {
+            info = Some(*x);
+            d += 1;
+        }
+        indices.clear();
+        while let Some(row) = actuals.get(a).filter(|r| r.key.process_guid == guid) {
+            let index = row.key.index;
+            if indices.last().is_none_or(|(i, _)| *i != index) {
+                indices.push((index, IndexRefs::default()));
+            }
+            let refs = &mut indices.last_mut().expect("pushed").1;
+            match row.presence {
+                Presence::Ordinary => refs.ordinary = Some(*row),
+                Presence::Evacuating => refs.evacuating = Some(*row),
+                Presence::Suspect => refs.suspect = Some(*row),
+            }
+            a += 1;
+        }
+        let process = Process {
+            desired: info,
+            indices: std::mem::take(&mut indices),
+        };
+        plan_process(&ctx, guid, &process, out);
+        indices = process.indices;
     }
 }
 
 fn plan_process(ctx: &Ctx<'_>, guid: &str, p: &Process<'_>, out: &mut Plan) {
+    // the desired internal routes, worked out once per process
+    let routes = p.desired.map(|d| internal_route_hostnames(&d.routes));
     let mut promoted = Vec::new();
-    for (&index, rows) in &p.indices {
-        if plan_index(ctx, p.desired, rows, out) {
-            promoted.push(index);
+    for (index, rows) in &p.indices {
+        if plan_index(ctx, p.desired, routes.as_deref(), rows, out) {
+            promoted.push(*index);
         }
     }
     let Some(d) = p.desired else { return };
+    // `p.indices` is in index order: walk it alongside 0..instances
+    let mut rows = p.indices.iter().peekable();
     for index in 0..d.instances.max(0) {
-        let has_ordinary = p.indices.get(&index).is_some_and(|r| r.ordinary.is_some());
+        while rows.next_if(|(i, _)| *i < index).is_some() {}
+        let has_ordinary = rows
+            .peek()
+            .is_some_and(|(i, r)| *i == index && r.ordinary.is_some());
         // A promoted suspect becomes this index's ORDINARY row.
         if !has_ordinary && !promoted.contains(&index) {
             let key = ActualLrpKey::new(guid, index, &d.domain);
@@ -105,6 +150,7 @@ fn plan_process(ctx: &Ctx<'_>, guid: &str, p: &Process<'_>, out: &mut Plan) {
 fn plan_index(
     ctx: &Ctx<'_>,
     desired: Option<&SchedulingInfo>,
+    desired_routes: Option<&[String]>,
     rows: &IndexRefs<'_>,
     out: &mut Plan,
 ) -> bool {
@@ -154,6 +200,8 @@ fn plan_index(
         });
         return false;
     }
+    // the ORDINARY row's cell, looked up once
+    let cell_missing = ctx.cells.is_missing(&o.instance_key.cell_id);
     let action = match o.state {
         ActualState::Unclaimed
             if o.since
@@ -171,7 +219,9 @@ fn plan_index(
         {
             Some(LrpAction::RestartCrashed { actual: o.clone() })
         }
-        ActualState::Claimed | ActualState::Running if !suspect_touched && ctx.cell_missing(o) => {
+        ActualState::Claimed | ActualState::Running
+            if !suspect_touched && cell_missing == Some(true) =>
+        {
             Some(match rows.suspect {
                 Some(s) => LrpAction::UnclaimReplacement {
                     actual: o.clone(),
@@ -182,9 +232,10 @@ fn plan_index(
         }
         _ => None,
     };
-    if action.is_none() && ctx.cell_present(o) {
+    if action.is_none() && cell_missing == Some(false) {
         let tags = ctx.snapshot.metric_tags.get(o.key.process_guid.as_str());
-        out.lrp_updates.extend(crate::drift::drift(o, d, tags));
+        let routes = desired_routes.unwrap_or_default();
+        out.lrp_updates.extend(crate::drift::drift(o, routes, tags));
     }
     out.lrp_actions.extend(action);
     false

@@ -51,36 +51,61 @@ fn count<T>(items: impl Iterator<Item = T>, pred: impl Fn(&T) -> bool) -> u64 {
     items.filter(|i| pred(i)).count() as u64
 }
 
+/// The actual-row counts, in one walk over the rows.
+#[derive(Default)]
+struct RowCounts<'a> {
+    ordinary: [u64; 4],
+    suspect_running: u64,
+    suspect_claimed: u64,
+    evacuating: u64,
+    crashing: BTreeSet<&'a str>,
+    missing_cells: BTreeSet<&'a str>,
+}
+
+fn state_slot(s: ActualState) -> usize {
+    match s {
+        ActualState::Unclaimed => 0,
+        ActualState::Claimed => 1,
+        ActualState::Running => 2,
+        ActualState::Crashed => 3,
+    }
+}
+
+fn row_counts(snapshot: &Snapshot) -> RowCounts<'_> {
+    let mut c = RowCounts::default();
+    let present = snapshot.cell_ids.as_ref().map(crate::cell_set);
+    for a in &snapshot.actuals {
+        match a.presence {
+            Presence::Ordinary => {
+                c.ordinary[state_slot(a.state)] += 1;
+                if a.state == ActualState::Crashed {
+                    c.crashing.insert(a.key.process_guid.as_str());
+                }
+            }
+            Presence::Suspect => match a.state {
+                ActualState::Running => c.suspect_running += 1,
+                ActualState::Claimed => c.suspect_claimed += 1,
+                _ => {}
+            },
+            Presence::Evacuating => c.evacuating += 1,
+        }
+        if let Some(cells) = &present {
+            let cell = a.instance_key.cell_id.as_str();
+            if (a.is_placed() || a.presence == Presence::Evacuating)
+                && !cell.is_empty()
+                && !cells.contains(cell)
+            {
+                c.missing_cells.insert(cell);
+            }
+        }
+    }
+    c
+}
+
 /// The metrics of one pass over `snapshot` that decided `plan`.
 pub fn metrics(snapshot: &Snapshot, plan: &Plan) -> ConvergenceMetrics {
-    let ordinary = || {
-        snapshot
-            .actuals
-            .iter()
-            .filter(|a| a.presence == Presence::Ordinary)
-    };
-    let suspect = || {
-        snapshot
-            .actuals
-            .iter()
-            .filter(|a| a.presence == Presence::Suspect)
-    };
-    let in_state = |s: ActualState| count(ordinary(), |a| a.state == s);
-    let crashing: BTreeSet<&str> = ordinary()
-        .filter(|a| a.state == ActualState::Crashed)
-        .map(|a| a.key.process_guid.as_str())
-        .collect();
-    let missing_cells = match &snapshot.cell_ids {
-        Some(cells) => snapshot
-            .actuals
-            .iter()
-            .filter(|a| a.is_placed() || a.presence == Presence::Evacuating)
-            .map(|a| a.instance_key.cell_id.as_str())
-            .filter(|c| !c.is_empty() && !cells.contains(*c))
-            .collect::<BTreeSet<_>>()
-            .len() as u64,
-        None => 0,
-    };
+    let rows = row_counts(snapshot);
+    let in_state = |s: ActualState| rows.ordinary[state_slot(s)];
     let tasks_in = |s: TaskState| count(snapshot.tasks.iter(), |t| t.state == s);
     let pruned = count(plan.task_changes.iter(), |c| {
         c.rule == TaskRule::DeleteExpired
@@ -95,20 +120,18 @@ pub fn metrics(snapshot: &Snapshot, plan: &Plan) -> ConvergenceMetrics {
         lrps_claimed: in_state(ActualState::Claimed),
         lrps_running: in_state(ActualState::Running),
         crashed_actual_lrps: in_state(ActualState::Crashed),
-        crashing_desired_lrps: crashing.len() as u64,
+        crashing_desired_lrps: rows.crashing.len() as u64,
         lrps_missing: count(plan.lrp_actions.iter(), |a| {
             matches!(a, LrpAction::CreateMissing { .. })
         }),
         lrps_extra: count(plan.lrp_actions.iter(), |a| {
             matches!(a, LrpAction::Retire { .. })
         }),
-        suspect_running_actual_lrps: count(suspect(), |a| a.state == ActualState::Running),
-        suspect_claimed_actual_lrps: count(suspect(), |a| a.state == ActualState::Claimed),
-        evacuating_actual_lrps: count(snapshot.actuals.iter(), |a| {
-            a.presence == Presence::Evacuating
-        }),
+        suspect_running_actual_lrps: rows.suspect_running,
+        suspect_claimed_actual_lrps: rows.suspect_claimed,
+        evacuating_actual_lrps: rows.evacuating,
         present_cells: snapshot.cell_ids.as_ref().map(|c| c.len() as u64),
-        missing_cells,
+        missing_cells: rows.missing_cells.len() as u64,
         fresh_domains: snapshot.fresh_domains.len() as u64,
         tasks_pending: tasks_in(TaskState::Pending),
         tasks_running: tasks_in(TaskState::Running),

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::StoreError;
 
@@ -67,6 +68,31 @@ pub struct LogEntry {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Turns a record as the backend holds it into the record as written (for
+/// an encrypting store: decrypts its value in place). Safe to call from
+/// many threads at once.
+pub type RecordOpener = Arc<dyn Fn(&mut Record) -> Result<(), StoreError> + Send + Sync>;
+
+/// A prefix scan whose values may still be sealed: `opener` (when present)
+/// must be applied to each record before its value is read. Lets a caller
+/// open and decode every record in one pass on its own threads instead of
+/// the store opening all of them first (see `Store::scan_prefix_sealed`).
+pub struct SealedScan {
+    pub records: Vec<Record>,
+    pub revision: Revision,
+    pub opener: Option<RecordOpener>,
+}
+
+impl SealedScan {
+    /// Opens one record (a no-op when the values are not sealed).
+    pub fn open(&self, record: &mut Record) -> Result<(), StoreError> {
+        match &self.opener {
+            Some(open) => open(record),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The storage trait. Object safe so a node can pick a backend at run time.
 pub trait Store: Send + Sync + 'static {
     /// Reads one key.
@@ -78,6 +104,22 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<(Vec<Record>, Revision), StoreError>>;
+
+    /// As `scan_prefix`, but leaves opening the values to the caller (see
+    /// `SealedScan`). Backends that do not seal values need not override it.
+    fn scan_prefix_sealed<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<SealedScan, StoreError>> {
+        Box::pin(async move {
+            let (records, revision) = self.scan_prefix(prefix).await?;
+            Ok(SealedScan {
+                records,
+                revision,
+                opener: None,
+            })
+        })
+    }
 
     /// Commits a transaction. A failed check gives `StoreError::Conflict`
     /// naming the key and nothing is written. Returns the new revision. When

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::{BoxFuture, LogEntry, Record, Revision, Store, StoreError, Txn};
+use crate::{BoxFuture, LogEntry, Record, Revision, SealedScan, Store, StoreError, Txn};
 
 macro_rules! forward_store {
     ($ptr:ident) => {
@@ -20,6 +20,13 @@ macro_rules! forward_store {
                 prefix: &'a str,
             ) -> BoxFuture<'a, Result<(Vec<Record>, Revision), StoreError>> {
                 (**self).scan_prefix(prefix)
+            }
+
+            fn scan_prefix_sealed<'a>(
+                &'a self,
+                prefix: &'a str,
+            ) -> BoxFuture<'a, Result<SealedScan, StoreError>> {
+                (**self).scan_prefix_sealed(prefix)
             }
 
             fn commit(&self, txn: Txn) -> BoxFuture<'_, Result<Revision, StoreError>> {

@@ -46,6 +46,31 @@ async fn backend_never_sees_plaintext() {
 }
 
 #[tokio::test]
+async fn a_sealed_scan_hands_back_ciphertext_and_an_opener_that_checks_it() {
+    let store = encrypted();
+    store.commit(put("s/a", b"hunter2-hunter2")).await.unwrap();
+    store.commit(put("s/b", b"value-b")).await.unwrap();
+    let sealed = store.scan_prefix_sealed("s/").await.unwrap();
+    assert!(
+        sealed.opener.is_some(),
+        "an encrypting store leaves opening to the caller"
+    );
+    assert!(!sealed.records[0].value.windows(7).any(|w| w == b"hunter2"));
+    let mut opened = sealed.records.clone();
+    for r in &mut opened {
+        sealed.open(r).unwrap();
+    }
+    assert_eq!(opened, store.scan_prefix("s/").await.unwrap().0);
+    // a ciphertext under another key fails to open, naming the record
+    let mut moved = sealed.records[0].clone();
+    moved.key = "s/b".into();
+    match sealed.open(&mut moved) {
+        Err(StoreError::Envelope { key, .. }) => assert_eq!(key, "s/b"),
+        other => panic!("moved ciphertext was opened: {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn rotation_and_reencryption() {
     let inner = Arc::new(EmbeddedStore::in_memory(EmbeddedOptions::default()).unwrap());
     let store = EncryptedStore::new(inner.clone(), Keyring::new("k1", [1; 32]).unwrap());

@@ -1,35 +1,29 @@
-//! The convergence runner: reads a snapshot through the store, asks the pure
-//! `diego_convergence::plan` what to do, and applies each step as its own CAS
-//! transaction that re-checks the rows it read (a row that changed since the
-//! snapshot is skipped; the next pass looks again). Events are the ones the
-//! API paths emit. At the end, one batched LRP auction request and one task
-//! auction request.
+//! The convergence runner: reads a snapshot through the store
+//! (`converge_read`), asks the pure `diego_convergence::plan` what to do, and
+//! applies each step guarded by the rows it read (`converge_apply`: a row
+//! that changed since the snapshot is skipped; the next pass looks again).
+//! Events are the ones the API paths emit. At the end, one batched LRP
+//! auction request and one task auction request.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diego_convergence::{
-    ConvergenceConfig, ConvergenceMetrics, LrpAction, Snapshot, TaskChange, Warning,
-};
-use diego_model::{ActualLrp, Event, Presence, SchedulingInfo, Task};
-use diego_store::StoreError;
-use futures::StreamExt;
+use diego_convergence::{ConvergenceConfig, ConvergenceMetrics, TaskChange, Warning};
+use diego_model::{Event, SchedulingInfo, Task};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::collab::{InstanceUpdate, LrpAuction};
-use crate::error::{BbsError, Result};
+use crate::error::Result;
 use crate::keys;
-use crate::ops::actual::{ActualLrpFilter, Rows};
-use crate::ops::desired::new_epoch;
-use crate::txn::{Change, Versioned};
+use crate::txn::Change;
 use crate::Bbs;
+
+use super::converge_apply::Applied;
 
 /// Diego's default `converge_repeat_interval`.
 pub const DEFAULT_CONVERGE_INTERVAL_MS: u64 = 30_000;
-/// Diego's `convergence_workers`: LRP steps applied at once.
-const CONVERGENCE_WORKERS: usize = 20;
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,6 +46,9 @@ pub struct ConvergeReport {
     pub metrics: ConvergenceMetrics,
     /// Reading the snapshot (tasks, desired, actuals, cells, domains).
     pub snapshot_ms: f64,
+    /// Desired and actual LRP records the read opened and decoded; the
+    /// others were unchanged since the previous pass and reused.
+    pub records_decoded: usize,
     /// The pure plan over it.
     pub plan_ms: f64,
     /// The whole pass (Diego's `ConvergenceLRPDuration` + task duration).
@@ -60,11 +57,6 @@ pub struct ConvergeReport {
 
 fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
-}
-
-enum Applied {
-    Done,
-    Changed,
 }
 
 impl Bbs {
@@ -77,12 +69,14 @@ impl Bbs {
             ..Default::default()
         };
         let t = Instant::now();
-        let snapshot = self.read_snapshot().await?;
+        let input = self.read_snapshot().await?;
+        let snapshot = &input.snapshot;
         report.snapshot_ms = ms_since(t);
+        report.records_decoded = input.decoded;
         let t = Instant::now();
-        let plan = diego_convergence::plan(&snapshot, self.now(), cfg);
+        let plan = diego_convergence::plan(snapshot, self.now(), cfg);
         report.plan_ms = ms_since(t);
-        report.metrics = diego_convergence::metrics(&snapshot, &plan);
+        report.metrics = diego_convergence::metrics(snapshot, &plan);
         for w in &plan.warnings {
             tracing::warn!(warning = %w, "convergence");
         }
@@ -96,17 +90,9 @@ impl Bbs {
             .iter()
             .map(|d| (d.process_guid.as_str(), d))
             .collect();
-        // Owned actions and a cloned handle keep the futures free of borrowed
-        // lifetimes, so the pass can run inside a spawned task.
-        let results: Vec<(LrpAction, Result<Applied>)> =
-            futures::stream::iter(plan.lrp_actions.into_iter().map(|a| (self.clone(), a)))
-                .map(|(bbs, a)| async move {
-                    let result = bbs.apply_lrp_action(&a).await;
-                    (a, result)
-                })
-                .buffer_unordered(CONVERGENCE_WORKERS)
-                .collect()
-                .await;
+        let results = self
+            .apply_lrp_actions(plan.lrp_actions, input.revisioned_actuals())
+            .await;
         let mut starts: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
         for (action, result) in results {
             if !tally(&mut report, result) {
@@ -148,39 +134,10 @@ impl Bbs {
         self.request_task_auctions(plan.task_auctions).await;
         report.tasks_to_kick = plan.tasks_to_kick;
         report.warnings = plan.warnings;
+        drop(infos);
+        self.keep_for_next_pass(input);
         report.duration_ms = ms_since(started);
         Ok(report)
-    }
-
-    async fn read_snapshot(&self) -> Result<Snapshot> {
-        let cell_ids = match self.cells.cells().await {
-            Ok(cells) => Some(cells.into_iter().map(|c| c.cell_id).collect()),
-            Err(e) => {
-                tracing::warn!(error = %e, "cell directory unavailable during convergence");
-                None
-            }
-        };
-        // The four reads are independent (each is as fresh as the pass needs:
-        // every step re-checks its rows before it writes), so they overlap.
-        let actual_filter = ActualLrpFilter::default();
-        let (desired, tasks, actuals, domains) = tokio::try_join!(
-            self.desired_lrps("", &[]),
-            self.tasks("", ""),
-            self.actual_lrps(&actual_filter),
-            self.domains(),
-        )?;
-        Ok(Snapshot {
-            tasks,
-            metric_tags: desired
-                .iter()
-                .filter(|d| !d.metric_tags.is_empty())
-                .map(|d| (d.process_guid.clone(), d.metric_tags.clone()))
-                .collect(),
-            desired: desired.iter().map(|d| d.scheduling_info()).collect(),
-            actuals,
-            cell_ids,
-            fresh_domains: domains.into_iter().collect(),
-        })
     }
 
     async fn apply_task_change(&self, c: &TaskChange) -> Result<Applied> {
@@ -202,164 +159,6 @@ impl Bbs {
         };
         self.commit_step(change).await
     }
-
-    async fn apply_lrp_action(&self, action: &LrpAction) -> Result<Applied> {
-        let key = action.key();
-        let rows = self.index_rows(&key.process_guid, key.index).await?;
-        let now = self.now();
-        let mut change = Change::new();
-        match action {
-            LrpAction::CreateMissing { key } => {
-                if rows.ordinary.is_some() {
-                    return Ok(Applied::Changed);
-                }
-                change.put_row(&rows, &ActualLrp::unclaimed(key.clone(), &new_epoch(), now));
-            }
-            LrpAction::Retire { actual, .. } => {
-                if !same(&rows.ordinary, Some(actual)) {
-                    return Ok(Applied::Changed);
-                }
-                // The API's retire path: unplaced rows go now, placed ones are
-                // stopped by their rep (or deleted when their cell is gone).
-                return match self.retire_actual_lrp(&actual.key).await {
-                    Ok(()) => Ok(Applied::Done),
-                    Err(e) if e.code() == Some(diego_model::ErrorCode::ResourceNotFound) => {
-                        Ok(Applied::Changed)
-                    }
-                    Err(e) => Err(e),
-                };
-            }
-            LrpAction::AuctionStaleUnclaimed { actual } => {
-                // Nothing to write: the row only needs another auction.
-                let still = same(&rows.ordinary, Some(actual));
-                return Ok(if still {
-                    Applied::Done
-                } else {
-                    Applied::Changed
-                });
-            }
-            LrpAction::RestartCrashed { actual } => {
-                if !same(&rows.ordinary, Some(actual)) {
-                    return Ok(Applied::Changed);
-                }
-                let mut after = actual.clone();
-                if after.unclaim(true, now).is_ok() {
-                    change.put_row(&rows, &after);
-                }
-            }
-            LrpAction::MarkSuspect { actual } => {
-                let Some(ordinary) = rows.ordinary.as_ref().filter(|o| o.value == *actual) else {
-                    return Ok(Applied::Changed);
-                };
-                if rows.suspect.is_some() {
-                    return Ok(Applied::Changed);
-                }
-                let mut suspect = actual.clone();
-                suspect.presence = Presence::Suspect;
-                let replacement = ActualLrp::unclaimed(actual.key.clone(), &new_epoch(), now);
-                // Events as the original's: the instance changed presence, and
-                // a new instance was created in its place.
-                change
-                    .create(
-                        keys::actual(
-                            &actual.key.process_guid,
-                            actual.key.index,
-                            Presence::Suspect,
-                        ),
-                        &suspect,
-                    )
-                    .update(ordinary, &replacement)
-                    .emit(Event::ActualLrpChanged {
-                        before: actual.clone(),
-                        after: suspect,
-                    })
-                    .emit(Event::ActualLrpCreated {
-                        actual_lrp: replacement,
-                    });
-            }
-            LrpAction::UnclaimReplacement { actual, suspect } => {
-                if !same(&rows.ordinary, Some(actual)) || !same(&rows.suspect, Some(suspect)) {
-                    return Ok(Applied::Changed);
-                }
-                let mut after = actual.clone();
-                if after.unclaim(false, now).is_err() {
-                    return Ok(Applied::Changed);
-                }
-                change.put_row(&rows, &after);
-            }
-            LrpAction::PromoteSuspect {
-                suspect,
-                replacement,
-            } => {
-                if !same(&rows.suspect, Some(suspect))
-                    || !same(&rows.ordinary, replacement.as_ref())
-                {
-                    return Ok(Applied::Changed);
-                }
-                self.promote(&mut change, &rows, suspect);
-            }
-            LrpAction::RemoveExtraSuspect { suspect }
-            | LrpAction::RemoveOrphanedSuspect { suspect } => {
-                if !same(&rows.suspect, Some(suspect)) {
-                    return Ok(Applied::Changed);
-                }
-                change.delete_row(&rows, Presence::Suspect);
-            }
-            LrpAction::DeleteEvacuating { actual } => {
-                if !same(&rows.evacuating, Some(actual)) {
-                    return Ok(Applied::Changed);
-                }
-                change.delete_row(&rows, Presence::Evacuating);
-            }
-        }
-        if change.is_empty() {
-            return Ok(Applied::Done);
-        }
-        self.commit_step(change).await
-    }
-
-    /// §4.4 promote: the replacement is removed and the SUSPECT instance is
-    /// the ORDINARY one again (removed + changed events, as the original).
-    fn promote(&self, change: &mut Change, rows: &Rows, suspect: &ActualLrp) {
-        let mut promoted = suspect.clone();
-        promoted.presence = Presence::Ordinary;
-        let suspect_rec = rows.suspect.as_ref().expect("checked by the caller");
-        change.delete(suspect_rec);
-        match &rows.ordinary {
-            Some(replacement) => {
-                change
-                    .update(replacement, &promoted)
-                    .emit(Event::ActualLrpRemoved {
-                        actual_lrp: replacement.value.clone(),
-                    })
-            }
-            None => change.create(
-                keys::actual(
-                    &suspect.key.process_guid,
-                    suspect.key.index,
-                    Presence::Ordinary,
-                ),
-                &promoted,
-            ),
-        };
-        change.emit(Event::ActualLrpChanged {
-            before: suspect.clone(),
-            after: promoted,
-        });
-    }
-
-    /// Commits one step; a CAS conflict means a row moved on since it was read.
-    async fn commit_step(&self, change: Change) -> Result<Applied> {
-        match self.commit(change).await {
-            Ok(_) => Ok(Applied::Done),
-            Err(BbsError::Store(StoreError::Conflict { .. })) => Ok(Applied::Changed),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-fn same(read: &Option<Versioned<ActualLrp>>, planned: Option<&ActualLrp>) -> bool {
-    read.as_ref().map(|r| &r.value) == planned
 }
 
 /// Counts a skipped or failed step; true when the step was applied.

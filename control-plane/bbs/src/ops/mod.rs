@@ -6,6 +6,8 @@ pub mod domains;
 pub mod evacuation;
 
 pub mod converge;
+mod converge_apply;
+pub(crate) mod converge_read;
 pub mod tasks;
 
 use std::future::Future;

@@ -230,6 +230,19 @@ pub async fn scan_prefix(store: &dyn Store) {
         revision, current,
         "scan revision is the snapshot's (here the newest)"
     );
+    let sealed = store
+        .scan_prefix_sealed("conf/scan/p/")
+        .await
+        .expect("scan_prefix_sealed");
+    assert_eq!(
+        sealed.revision, revision,
+        "a sealed scan reads the same snapshot"
+    );
+    let mut opened = sealed.records.clone();
+    for r in &mut opened {
+        sealed.open(r).expect("open a sealed record");
+    }
+    assert_eq!(opened, records, "a sealed scan, opened, is the plain scan");
     let (none, rev) = store
         .scan_prefix("conf/scan/none/")
         .await

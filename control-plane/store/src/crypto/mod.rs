@@ -17,7 +17,10 @@ pub use key_migration::{migrate_to_active_key, AtRestStore, KeyMigration, Migrat
 pub use keyring::{Keyring, KEYRING_FILE};
 
 use crate::blocking::{blocking, parallel_for_each};
-use crate::{BoxFuture, Check, Expect, LogEntry, Op, Record, Revision, Store, StoreError, Txn};
+use crate::{
+    BoxFuture, Check, Expect, LogEntry, Op, Record, RecordOpener, Revision, SealedScan, Store,
+    StoreError, Txn,
+};
 use envelope::Ciphers;
 
 const LOG_AAD: &[u8] = b"log";
@@ -186,6 +189,30 @@ impl<S: Store> Store for EncryptedStore<S> {
                 Ok((records, revision))
             })
             .await
+        })
+    }
+
+    fn scan_prefix_sealed<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<SealedScan, StoreError>> {
+        Box::pin(async move {
+            let inner = self.inner.scan_prefix_sealed(prefix).await?;
+            let ciphers = self.ciphers();
+            let ours: RecordOpener = Arc::new(move |record| open_in_place(&ciphers, record));
+            // a sealed inner store (not one we build, but allowed) opens first
+            let opener = match inner.opener {
+                None => ours,
+                Some(first) => Arc::new(move |record: &mut Record| {
+                    first(record)?;
+                    ours(record)
+                }),
+            };
+            Ok(SealedScan {
+                records: inner.records,
+                revision: inner.revision,
+                opener: Some(opener),
+            })
         })
     }
 
