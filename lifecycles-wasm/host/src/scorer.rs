@@ -379,8 +379,12 @@ impl ScoreRound for PluginRound<'_> {
     ) {
         if self.failed.is_none() {
             let answer = match self.session.as_mut() {
-                Some(Session::V3(session)) => Some(session.score_columns(work, ids, cells, out)),
-                Some(Session::V4(session)) => Some(session.score_columns(work, ids, cells, out)),
+                Some(Session::V3(session)) => {
+                    Some(session.score_columns(work, ids, cells, out).map(|_| ()))
+                }
+                Some(Session::V4(session)) => {
+                    Some(session.score_columns(work, ids, cells, out).map(|_| ()))
+                }
                 _ => None,
             };
             match answer {

@@ -230,3 +230,18 @@ pub(super) fn take_scores(
     }
     Ok(())
 }
+
+/// Appends one `Option<ScoreParts>` per cell (`None` = rejected) from a
+/// checked answer in columns: the per-cell form `ScoreRound::score` wants.
+pub(super) fn parts_by_position(
+    columns: &ScoreColumns,
+    rejected: &[u32],
+    n: usize,
+    out: &mut Vec<Option<diego_auction::ScoreParts>>,
+) {
+    let start = out.len();
+    out.extend((0..n).map(|i| Some(columns.parts_of(i))));
+    for &position in rejected {
+        out[start + position as usize] = None;
+    }
+}

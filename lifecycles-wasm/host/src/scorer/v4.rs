@@ -366,7 +366,8 @@ impl<'h> Session<'h> {
     /// One `score` call, checked: six parts per cell, numbers only, no `-inf` total,
     /// rejections naming positions of this call. Leaves the parts (columns) in `out.parts`,
     /// the totals in `out.totals` (`+inf` for a rejected cell) and returns the rejections.
-    fn call_score(
+    /// The auction's hot path.
+    pub fn score_columns(
         &mut self,
         work: &WorkView<'_>,
         ids: &[u32],
@@ -396,18 +397,6 @@ impl<'h> Session<'h> {
         Ok(rejected)
     }
 
-    /// The auction's hot path: totals and part columns by position, `+inf` for a rejected
-    /// cell (see `call_score`).
-    pub fn score_columns(
-        &mut self,
-        work: &WorkView<'_>,
-        ids: &[u32],
-        cells: &[CellView<'_>],
-        out: &mut ScoreColumns,
-    ) -> Result<(), WasmError> {
-        self.call_score(work, ids, cells, out).map(|_| ())
-    }
-
     /// Parts per cell (`None` = rejected), checked like `score_columns`.
     pub fn score(
         &mut self,
@@ -417,12 +406,8 @@ impl<'h> Session<'h> {
         out: &mut Vec<Option<ScoreParts>>,
     ) -> Result<(), WasmError> {
         let mut columns = ScoreColumns::default();
-        let rejected = self.call_score(work, ids, cells, &mut columns)?;
-        let start = out.len();
-        out.extend((0..cells.len()).map(|i| Some(columns.parts_of(i))));
-        for position in rejected {
-            out[start + position as usize] = None;
-        }
+        let rejected = self.score_columns(work, ids, cells, &mut columns)?;
+        flat::parts_by_position(&columns, &rejected, cells.len(), out);
         Ok(())
     }
 
