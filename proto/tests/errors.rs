@@ -219,6 +219,7 @@ fn events_need_a_kind_and_their_records() {
     let watched = w::WatchEvent {
         revision: 3,
         event: None,
+        position: 0,
     };
     assert_eq!(
         message(WatchedEvent::try_from(watched)),

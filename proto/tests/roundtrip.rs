@@ -156,6 +156,7 @@ fn every_event_round_trips() {
         round_trip::<Event, w::Event>(event.clone());
         round_trip::<WatchedEvent, w::WatchEvent>(WatchedEvent {
             revision: i as u64 + 1,
+            position: i as u32 % 3,
             event,
             trace_id: format!("trace-{i}"),
         });
@@ -231,6 +232,7 @@ fn request_arguments_round_trip() {
         process_guid: "app-1".into(),
         cell_id: "cell-1".into(),
         since_revision: 17,
+        since_position: Some(2),
     });
 }
 

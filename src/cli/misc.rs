@@ -22,6 +22,10 @@ pub struct EventsArgs {
     /// Resume after this revision (0 = only new events).
     #[arg(long, default_value_t = 0)]
     pub since: u64,
+    /// With --since: the last position of that revision already seen (a
+    /// revision can hold many events; `--output json` prints positions).
+    #[arg(long, requires = "since")]
+    pub since_position: Option<u32>,
     #[arg(long, default_value = "")]
     pub process_guid: String,
     #[arg(long, default_value = "")]
@@ -84,6 +88,7 @@ pub async fn events(cli: &Cli, a: &EventsArgs, fmt: Format) -> anyhow::Result<i3
         process_guid: a.process_guid.clone(),
         cell_id: a.cell.clone(),
         since_revision: a.since,
+        since_position: a.since_position,
     };
     let mut stream = Box::pin(cli.client().await?.watch(opts).await?);
     while let Some(item) = stream.next().await {
@@ -92,6 +97,7 @@ pub async fn events(cli: &Cli, a: &EventsArgs, fmt: Format) -> anyhow::Result<i3
             Format::Json => {
                 let mut v = serde_json::to_value(&ev.event)?;
                 v["revision"] = ev.revision.into();
+                v["position"] = ev.position.into();
                 json_line(&v);
             }
             Format::Table => println!(

@@ -104,7 +104,7 @@ pub fn spawn_callback_worker(bbs: Bbs, cfg: CallbackConfig) -> (JoinHandle<()>, 
             ..Default::default()
         };
         loop {
-            let mut events = match d.bbs.watch(filter.clone(), None).await {
+            let mut events = match d.bbs.watch(filter.clone(), None, None).await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "callback worker cannot watch tasks; retrying");

@@ -49,6 +49,9 @@ impl WatchFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchItem {
     pub revision: Revision,
+    /// The event's place among its revision's events (a transaction, such
+    /// as a batch of convergence changes, can hold many).
+    pub position: u32,
     pub event: Event,
     /// The request id of the call that caused the event (empty for the
     /// BBS's own changes); see `trace`.
@@ -60,16 +63,21 @@ impl Bbs {
         Ok(self.store.current_revision().await?)
     }
 
-    /// Events after `since` (or from now, when `None`) that match the filter.
-    /// The stream ends with an error if `since` was compacted away.
+    /// Events after `since` (or from now, when `None`) that match the filter;
+    /// with `since_position`, `since` was seen only up to that position and
+    /// its later events come first. The stream ends with an error if `since`
+    /// was compacted away.
     pub async fn watch(
         &self,
         filter: WatchFilter,
         since: Option<Revision>,
+        since_position: Option<u32>,
     ) -> Result<ReceiverStream<Result<WatchItem>>> {
-        let mut cursor = match since {
-            Some(r) => r,
-            None => self.store.current_revision().await?,
+        // resuming inside a revision: read it again, skipping what was seen
+        let (mut cursor, seen) = match (since, since_position) {
+            (Some(r), Some(p)) if r > 0 => (r - 1, Some((r, p))),
+            (Some(r), _) => (r, None),
+            (None, _) => (self.store.current_revision().await?, None),
         };
         // Surface a compacted revision as an error of the call, not the stream.
         self.store.log_since(cursor, 1).await?;
@@ -86,7 +94,13 @@ impl Bbs {
                     }
                 };
                 for entry in &page {
-                    for raw in &entry.entries {
+                    for (position, raw) in entry.entries.iter().enumerate() {
+                        // positions count every event of the revision, so
+                        // they mean the same whatever the filter
+                        let position = position as u32;
+                        if seen.is_some_and(|(r, p)| entry.revision == r && position <= p) {
+                            continue;
+                        }
                         let (event, trace_id) = match codec::decode_event("log", raw) {
                             Ok(e) => e,
                             Err(e) => {
@@ -98,6 +112,7 @@ impl Bbs {
                             && tx
                                 .send(Ok(WatchItem {
                                     revision: entry.revision,
+                                    position,
                                     event,
                                     trace_id,
                                 }))

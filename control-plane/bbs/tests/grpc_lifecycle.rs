@@ -374,3 +374,46 @@ async fn an_lrp_desired_again_while_its_old_instance_stops_is_not_a_duplicate() 
     drop(c);
     server.stop().await;
 }
+
+/// One transaction can hold many events (desiring an LRP creates it and its
+/// unclaimed instances; a convergence batch holds many changes): a client
+/// cut off inside a revision resumes from its last revision and position and
+/// gets the rest of that revision, nothing missed and nothing repeated.
+#[tokio::test]
+async fn a_watch_cut_off_inside_a_revision_resumes_at_the_next_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let c = server.client().await;
+    let before = server.bbs.current_revision().await.unwrap();
+    let mut w = watch_since(&c, before).await;
+    c.desire_lrp(lrp("many", 4)).await.unwrap();
+    let first = w.next().await.unwrap().unwrap();
+    let second = w.next().await.unwrap().unwrap();
+    assert_eq!(first.revision, second.revision, "one transaction");
+    assert_eq!((first.position, second.position), (0, 1));
+    drop(w);
+
+    let opts = WatchOptions {
+        since_revision: second.revision,
+        since_position: Some(second.position),
+        ..Default::default()
+    };
+    let mut resumed: Watch = Box::pin(c.watch(opts).await.unwrap());
+    let mut rest = Vec::new();
+    while let Ok(Some(item)) =
+        tokio::time::timeout(Duration::from_millis(500), resumed.next()).await
+    {
+        rest.push(item.unwrap());
+    }
+    let positions: Vec<(u64, u32)> = rest.iter().map(|e| (e.revision, e.position)).collect();
+    assert_eq!(
+        positions,
+        (2..5).map(|p| (second.revision, p)).collect::<Vec<_>>(),
+        "the desired lrp and 4 instances are 5 events; the last 3 follow"
+    );
+    assert!(rest
+        .iter()
+        .all(|e| matches!(e.event, Event::ActualLrpCreated { .. })));
+    drop((resumed, c));
+    server.stop().await;
+}

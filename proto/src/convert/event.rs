@@ -172,6 +172,8 @@ pub fn traced_event(event: m::Event, trace_id: String) -> w::Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchedEvent {
     pub revision: u64,
+    /// The event's place among its revision's events.
+    pub position: u32,
     pub event: m::Event,
     pub trace_id: String,
 }
@@ -180,25 +182,32 @@ impl From<WatchedEvent> for w::WatchEvent {
     fn from(d: WatchedEvent) -> Self {
         let WatchedEvent {
             revision,
+            position,
             event,
             trace_id,
         } = d;
         w::WatchEvent {
             revision,
             event: Some(traced_event(event, trace_id)),
+            position,
         }
     }
 }
 
 impl FromWire<w::WatchEvent> for WatchedEvent {
     fn from_wire(v: w::WatchEvent, path: &str) -> Result<Self, ModelError> {
-        let w::WatchEvent { revision, event } = v;
+        let w::WatchEvent {
+            revision,
+            event,
+            position,
+        } = v;
         let trace_id = event
             .as_ref()
             .map(|e| e.trace_id.clone())
             .unwrap_or_default();
         Ok(WatchedEvent {
             revision,
+            position,
             event: required_from(event, path, "event")?,
             trace_id,
         })

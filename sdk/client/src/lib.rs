@@ -71,6 +71,9 @@ pub(crate) fn missing(field: &str) -> ModelError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchedEvent {
     pub revision: u64,
+    /// The event's place among its revision's events: resume with
+    /// `since_revision = revision` and `since_position = Some(position)`.
+    pub position: u32,
     pub event: Event,
     /// The request id of the call that caused the event (empty for the
     /// BBS's own changes, such as convergence and auctions).
@@ -84,6 +87,9 @@ pub struct WatchOptions {
     pub cell_id: String,
     /// Resume after this revision; 0 = only new events.
     pub since_revision: u64,
+    /// With `since_revision`: the last position of it already seen (one
+    /// revision can hold many events); `None` = it was seen whole.
+    pub since_position: Option<u32>,
 }
 
 fn unreachable(api: &str, e: &tonic::transport::Error) -> ModelError {
@@ -383,7 +389,7 @@ impl Client {
             .collect())
     }
 
-    /// A stream of events; resume with the last revision seen.
+    /// A stream of events; resume with the last revision and position seen.
     pub async fn watch(
         &self,
         opts: WatchOptions,
@@ -393,6 +399,7 @@ impl Client {
             process_guid: opts.process_guid,
             cell_id: opts.cell_id,
             since_revision: opts.since_revision,
+            since_position: opts.since_position,
         };
         let stream = self
             .inner
@@ -407,6 +414,7 @@ impl Client {
             let trace_id = std::mem::take(&mut wire.trace_id);
             Ok(WatchedEvent {
                 revision: ev.revision,
+                position: ev.position,
                 event: Event::try_from(wire)?,
                 trace_id,
             })

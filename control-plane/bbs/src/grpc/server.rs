@@ -349,6 +349,7 @@ impl BbsService for BbsGrpc {
             process_guid,
             cell_id,
             since_revision,
+            since_position,
         } = r.into_inner();
         for k in &kinds {
             if !matches!(k.as_str(), "task" | "desired_lrp" | "actual_lrp") {
@@ -364,11 +365,16 @@ impl BbsService for BbsGrpc {
             cell_id,
         };
         let since = (since_revision > 0).then_some(since_revision);
-        let stream = self.bbs.watch(filter, since).await.map_err(status)?;
+        let stream = self
+            .bbs
+            .watch(filter, since, since_position)
+            .await
+            .map_err(status)?;
         let out = stream.map(|item| match item {
             Ok(w) => Ok(pb::WatchEvent {
                 revision: w.revision,
                 event: Some(diego_proto::convert::traced_event(w.event, w.trace_id)),
+                position: w.position,
             }),
             Err(e) => Err(status(e)),
         });

@@ -129,6 +129,8 @@ pub struct WatchFilter {
     pub process_guid: String,
     pub cell_id: String,
     pub since_revision: u64,
+    /// Resume inside `since_revision` after this position.
+    pub since_position: Option<u32>,
 }
 
 impl WatchFilter {
@@ -147,12 +149,14 @@ impl From<WatchFilter> for w::WatchRequest {
             process_guid,
             cell_id,
             since_revision,
+            since_position,
         } = d;
         w::WatchRequest {
             kinds: kinds.into_iter().map(|k| k.name().to_string()).collect(),
             process_guid,
             cell_id,
             since_revision,
+            since_position,
         }
     }
 }
@@ -164,6 +168,7 @@ impl FromWire<w::WatchRequest> for WatchFilter {
             process_guid,
             cell_id,
             since_revision,
+            since_position,
         } = v;
         let kinds = kinds
             .iter()
@@ -182,6 +187,7 @@ impl FromWire<w::WatchRequest> for WatchFilter {
             process_guid,
             cell_id,
             since_revision,
+            since_position,
         })
     }
 }
