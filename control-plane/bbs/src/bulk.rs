@@ -102,6 +102,8 @@ pub(crate) struct ScanCache<T> {
     pub keys: Vec<String>,
     pub mod_revisions: Vec<Revision>,
     pub values: Vec<T>,
+    /// The store revision the rows were scanned at.
+    pub revision: Revision,
 }
 
 impl<T> Default for ScanCache<T> {
@@ -110,6 +112,7 @@ impl<T> Default for ScanCache<T> {
             keys: Vec::new(),
             mod_revisions: Vec::new(),
             values: Vec::new(),
+            revision: 0,
         }
     }
 }
@@ -146,6 +149,18 @@ fn merge<T: Record + Default + Send>(
     cache: ScanCache<T>,
     mut scan: SealedScan,
 ) -> Result<(ScanCache<T>, Refreshed)> {
+    let cache = if scan.revision < cache.revision {
+        // the store went back in time (restored in place): a key and
+        // revision seen before may now name other bytes, so trust nothing
+        tracing::warn!(
+            cached = cache.revision,
+            scanned = scan.revision,
+            "store revision went backwards; decoding every record again"
+        );
+        ScanCache::default()
+    } else {
+        cache
+    };
     let n = scan.records.len();
     let same_keys = cache.keys.len() == n
         && cache
@@ -162,6 +177,7 @@ fn merge<T: Record + Default + Send>(
         keys: Vec::with_capacity(n),
         mod_revisions: Vec::with_capacity(n),
         values: Vec::with_capacity(n),
+        revision: scan.revision,
     };
     let mut old = cache
         .keys
@@ -204,6 +220,7 @@ fn update_in_place<T: Record + Default + Send>(
     mut scan: SealedScan,
 ) -> Result<(ScanCache<T>, Refreshed)> {
     let mut fresh = Vec::new();
+    cache.revision = scan.revision;
     for (at, rec) in std::mem::take(&mut scan.records).into_iter().enumerate() {
         if cache.mod_revisions[at] != rec.mod_revision {
             cache.mod_revisions[at] = rec.mod_revision;
@@ -299,6 +316,7 @@ fn finish<T: Record + Default + Send>(
             keys: marked(out.keys, &keep),
             mod_revisions: marked(out.mod_revisions, &keep),
             values: marked(out.values, &keep),
+            revision: out.revision,
         };
     }
     Ok((out, stats))
@@ -311,4 +329,44 @@ fn marked<X>(items: Vec<X>, keep: &[bool]) -> Vec<X> {
         .zip(keep)
         .filter_map(|(x, &k)| k.then_some(x))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diego_model::DesiredLrp;
+
+    fn scan(revision: Revision, mod_revision: Revision, annotation: &str) -> SealedScan {
+        let value = DesiredLrp {
+            process_guid: "pg".into(),
+            annotation: annotation.into(),
+            ..Default::default()
+        };
+        SealedScan {
+            records: vec![StoreRecord {
+                key: "desired/pg".into(),
+                value: codec::encode(&value),
+                mod_revision,
+            }],
+            revision,
+            opener: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_that_went_back_in_time_is_decoded_again() {
+        let (cache, first) = refresh(ScanCache::<DesiredLrp>::default(), scan(10, 9, "old"))
+            .await
+            .unwrap();
+        assert_eq!((first.decoded, cache.revision), (1, 10));
+        let (cache, again) = refresh(cache, scan(11, 9, "old")).await.unwrap();
+        assert_eq!((again.reused, again.decoded), (1, 0), "unchanged: reused");
+        // restored to revision 5, then the key written again at revision 9
+        let (cache, rewound) = refresh(cache, scan(9, 9, "new")).await.unwrap();
+        assert_eq!(
+            rewound.decoded, 1,
+            "the same key and revision is not trusted"
+        );
+        assert_eq!(cache.values[0].annotation, "new");
+    }
 }

@@ -62,6 +62,13 @@ impl Change {
         self
     }
 
+    /// Requires a record read at `read` to be unchanged at commit without
+    /// writing it: a decision that rests on it is void if it moved.
+    pub fn require_unchanged<U>(&mut self, read: &Versioned<U>) -> &mut Self {
+        self.guard(read);
+        self
+    }
+
     fn guard<U>(&mut self, read: &Versioned<U>) {
         if !self.txn.checks.iter().any(|c| c.key == read.key) {
             self.txn.checks.push(Check {

@@ -434,6 +434,9 @@ impl ControlPlane {
     /// Stops serving and every background loop.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        // other holders of the Bbs (tests, embedders) keep it alive: the
+        // rows kept for the next convergence pass go now
+        self.bbs.forget_convergence_cache();
         for t in &self.tasks {
             t.abort();
         }

@@ -295,6 +295,11 @@ impl Bbs {
                     return Step::Changed;
                 }
                 change.put_row(rows, &after);
+                // the replacement is unclaimed because of the suspect: if
+                // that row moved since the snapshot, so does the decision
+                if let Some(suspect) = &rows.suspect {
+                    change.require_unchanged(suspect);
+                }
             }
             LrpAction::PromoteSuspect {
                 suspect,
