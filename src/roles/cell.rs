@@ -32,6 +32,9 @@ pub struct CellArgs {
     /// and control-plane tests on machines without root).
     #[arg(long)]
     pub fake_backend: bool,
+    /// The OCI runtime: runc or crun (default: crun where it can run, else runc).
+    #[arg(long, env = "DIEGO_OCI_RUNTIME", value_parser = ["runc", "crun"])]
+    pub oci_runtime: Option<String>,
     /// Mutual TLS (all three or none): the PEM CA of the BBS and auctioneer,
     /// and this cell's certificate and key. The cell then reaches an
     /// `https://` --bbs with the certificate and serves its rep API over TLS.
@@ -53,6 +56,7 @@ pub async fn run(a: CellArgs) -> anyhow::Result<i32> {
     if a.fake_backend {
         cfg.backend = diego_node::BackendKind::Fake;
     }
+    cfg.oci_runtime = super::oci_runtime(a.oci_runtime.as_deref())?;
     let paths = diego_tls::TlsPaths::from_flags(
         a.tls_ca_file.as_deref(),
         a.tls_cert_file.as_deref(),

@@ -17,6 +17,13 @@ pub fn init_tracing() {
     crate::telemetry::init(&role);
 }
 
+/// `--oci-runtime` as the backend's type (clap already limits the values).
+pub fn oci_runtime(flag: Option<&str>) -> anyhow::Result<Option<diego_node::OciRuntime>> {
+    flag.map(diego_node::OciRuntime::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--oci-runtime: {e}"))
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn wait_for_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -36,6 +36,9 @@ pub struct UpArgs {
     /// Run the cells on the in-memory fake backend instead of runc.
     #[arg(long, hide = true)]
     pub fake_cells: bool,
+    /// The cells' OCI runtime: runc or crun (default: crun where it can run, else runc).
+    #[arg(long, env = "DIEGO_OCI_RUNTIME", value_parser = ["runc", "crun"])]
+    pub oci_runtime: Option<String>,
     #[command(flatten)]
     pub scoring: super::bbs::ScorerArgs,
 }
@@ -106,6 +109,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
         if a.fake_cells {
             cfg.backend = BackendKind::Fake;
         }
+        cfg.oci_runtime = super::oci_runtime(a.oci_runtime.as_deref())?;
         let cell = match LocalCell::start(cfg).await {
             Ok(c) => c,
             Err(e) => {

@@ -19,6 +19,8 @@ pub use auctioneer_node::{
 };
 pub use cells::Cells;
 pub use control_plane::{AuctioneerMode, ControlPlane, ControlPlaneConfig, StoreSpec};
+/// The OCI runtimes a cell can use (`CellConfig::oci_runtime`).
+pub use diego_backend_oci::OciRuntime;
 pub use error::NodeError;
 pub use local_cell::{BackendKind, CellConfig, LocalCell};
 pub use replica::{Replica, ReplicaState};

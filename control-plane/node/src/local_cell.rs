@@ -60,6 +60,9 @@ pub struct CellConfig {
     /// on the cell host; else (or when it cannot be loaded) through the native checker.
     /// Defaults to `$DIEGO_HEALTHCHECK_WASM`.
     pub healthcheck_wasm: Option<PathBuf>,
+    /// The OCI runtime; `None` chooses (`$DIEGO_OCI_RUNTIME`, else crun
+    /// where it can run, else runc; ADR 0025).
+    pub oci_runtime: Option<diego_backend_oci::OciRuntime>,
 }
 
 impl CellConfig {
@@ -79,6 +82,7 @@ impl CellConfig {
             tls: None,
             wasm: true,
             healthcheck_wasm: std::env::var_os(HEALTHCHECK_WASM_ENV).map(PathBuf::from),
+            oci_runtime: None,
         }
     }
 }
@@ -110,6 +114,9 @@ impl LocalCell {
                     NodeError::Backend(format!("cannot resolve {}: {e}", cfg.state_dir.display()))
                 })?;
                 let mut oci = OciConfig::new(&cfg.cell_id, 10 + cfg.cell_number);
+                if cfg.oci_runtime.is_some() {
+                    oci.runtime = cfg.oci_runtime;
+                }
                 oci.net.ipam_dir = state_dir.join("ipam");
                 oci.state_dir = state_dir;
                 // Cells on one machine must not hand out the same host ports:
