@@ -85,7 +85,18 @@ where
         }
         Ok(out.into_iter().flatten().collect())
     };
-    if !large || tokio::runtime::Handle::try_current().is_err() {
+    if !large {
+        return run();
+    }
+    off_async_workers(run).await
+}
+
+/// Runs `run` on the blocking pool when there is a runtime: a large decode
+/// would stall the other tasks of its async worker.
+async fn off_async_workers<R: Send + 'static>(
+    run: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    if tokio::runtime::Handle::try_current().is_err() {
         return run();
     }
     tokio::task::spawn_blocking(run)
@@ -136,13 +147,7 @@ pub(crate) async fn refresh<T>(
 where
     T: Record + Default + Send + 'static,
 {
-    let run = move || merge(cache, scan);
-    if tokio::runtime::Handle::try_current().is_err() {
-        return run();
-    }
-    tokio::task::spawn_blocking(run)
-        .await
-        .map_err(|e| BbsError::Store(StoreError::Backend(format!("decode task failed: {e}"))))?
+    off_async_workers(move || merge(cache, scan)).await
 }
 
 fn merge<T: Record + Default + Send>(

@@ -142,9 +142,9 @@ pub fn requests() -> &'static RequestInstruments {
 impl RequestInstruments {
     /// `rpc` is the method's name (`DesireTask`), `code` the grpc status
     /// code (`0` for ok).
-    pub fn record(&self, rpc: &str, code: &str, duration_ms: f64) {
+    pub fn record(&self, rpc: String, code: &str, duration_ms: f64) {
         let attrs = [
-            KeyValue::new("rpc", rpc.to_string()),
+            KeyValue::new("rpc", rpc),
             KeyValue::new("code", code.to_string()),
         ];
         self.count.add(1, &attrs);

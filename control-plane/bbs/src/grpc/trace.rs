@@ -83,7 +83,7 @@ where
                     Err(_) => "transport",
                 };
                 let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-                crate::metrics::requests().record(&rpc, code, elapsed_ms);
+                crate::metrics::requests().record(rpc, code, elapsed_ms);
                 res
             }
             .instrument(span),
