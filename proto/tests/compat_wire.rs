@@ -221,3 +221,32 @@ fn sse_events_respect_stream_and_cell_filter() {
         "desired events are never filtered"
     );
 }
+
+/// Cloud Controller's file-based service bindings travel in DesiredLRP
+/// field 38 and TaskDefinition field 28: the gateway keeps them both ways.
+#[test]
+fn volume_mounted_files_are_kept_both_ways() {
+    let files = vec![w::File {
+        path: "db/password".into(),
+        content: "s3cret".into(),
+    }];
+    let mut wire = desired();
+    wire.volume_mounted_files = files.clone();
+    let bytes = wire.encode_to_vec();
+    let d = compat::desired_lrp_from(w::DesiredLrp::decode(bytes.as_slice()).unwrap()).unwrap();
+    assert_eq!(d.volume_mounted_files.len(), 1);
+    assert_eq!(d.volume_mounted_files[0].path, "db/password");
+    let back: w::DesiredLrp = d.into();
+    assert_eq!(back.volume_mounted_files, files);
+
+    let def = w::TaskDefinition {
+        root_fs: "preloaded:busybox".into(),
+        action: Some(run()),
+        volume_mounted_files: files.clone(),
+        ..Default::default()
+    };
+    let domain = compat::task_definition_from(def, "task_definition").unwrap();
+    assert_eq!(domain.volume_mounted_files[0].content, "s3cret");
+    let back: w::TaskDefinition = domain.into();
+    assert_eq!(back.volume_mounted_files, files);
+}

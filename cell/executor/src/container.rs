@@ -112,6 +112,9 @@ pub struct RunRequest {
     /// The work's log rate limit in bytes per second; None = unlimited.
     /// Lines over it are dropped and the app is told once a second.
     pub log_rate_limit_bytes_per_second: Option<u64>,
+    /// Files every process of the container sees (service bindings),
+    /// placed before the setup action runs.
+    pub volume_mounted_files: Vec<diego_model::File>,
 }
 
 impl RunRequest {
@@ -133,6 +136,7 @@ impl RunRequest {
             bind_mounts: Vec::new(),
             sidecars: Vec::new(),
             log_rate_limit_bytes_per_second: None,
+            volume_mounted_files: Vec::new(),
         }
     }
 }

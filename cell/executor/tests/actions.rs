@@ -263,3 +263,30 @@ async fn run_places_its_volume_mounted_files_first() {
     assert!(logs.contains(&"APP:mode=prod".to_string()), "{logs:?}");
     assert!(logs.contains(&"APP:s3cret".to_string()), "{logs:?}");
 }
+
+/// The work's own volume-mounted files (a task's or an LRP's, not one Run
+/// action's) are in the container before its setup runs, so every process
+/// sees them.
+#[tokio::test]
+async fn container_volume_mounted_files_are_placed_before_setup() {
+    let (exec, _backend) = executor();
+    alloc(&exec, "t");
+    let mut req = RunRequest::new(Lifecycle::Task, sh("cat /etc/cf-service-bindings/db/uri"));
+    req.setup = Some(sh("cat /etc/app.conf"));
+    req.volume_mounted_files = vec![
+        File {
+            path: "db/uri".into(),
+            content: "mysql://db".into(),
+        },
+        File {
+            path: "/etc/app.conf".into(),
+            content: "mode=prod".into(),
+        },
+    ];
+    exec.run("t", req).await.unwrap();
+    let c = wait_state(&exec, "t", ContainerState::Completed, 5000).await;
+    assert_eq!(failure(&c), None);
+    let logs = log_text(&exec, "t");
+    assert!(logs.contains(&"APP:mode=prod".to_string()), "{logs:?}");
+    assert!(logs.contains(&"APP:mysql://db".to_string()), "{logs:?}");
+}

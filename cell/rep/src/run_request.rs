@@ -33,6 +33,7 @@ pub(crate) fn for_lrp(d: &DesiredLrp, index: i32, instance_guid: &str) -> Option
     // validation requires every sidecar's action
     req.sidecars = d.sidecars.iter().filter_map(|s| s.action.clone()).collect();
     req.log_rate_limit_bytes_per_second = byte_limit(d.log_rate_limit_bytes_per_second);
+    req.volume_mounted_files = d.volume_mounted_files.clone();
     Some(req)
 }
 
@@ -46,6 +47,7 @@ pub(crate) fn for_task(t: &Task) -> Option<RunRequest> {
     req.result_file = def.result_file.clone();
     req.privileged = def.privileged;
     req.log_rate_limit_bytes_per_second = byte_limit(def.log_rate_limit_bytes_per_second);
+    req.volume_mounted_files = def.volume_mounted_files.clone();
     Some(req)
 }
 

@@ -110,6 +110,10 @@ pub struct DesiredLrp {
     /// Processes that run beside `action` in each instance's container.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sidecars: Vec<Sidecar>,
+    /// Files every process of each instance sees (service bindings): a
+    /// relative path lands under `/etc/cf-service-bindings`, read-only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounted_files: Vec<crate::File>,
 }
 
 /// A process that runs beside an LRP's action in the same container (spec

@@ -70,6 +70,10 @@ pub struct TaskDefinition {
     pub log_rate_limit_bytes_per_second: Option<i64>,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metric_tags: std::collections::BTreeMap<String, MetricTagValue>,
+    /// Files the task's processes see (service bindings): a relative path
+    /// lands under `/etc/cf-service-bindings`, read-only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounted_files: Vec<crate::File>,
 }
 
 fn is_zero_u32(v: &u32) -> bool {

@@ -172,14 +172,10 @@ pub fn action(field: &str, a: &Action) -> R {
         Action::Run(r) => {
             non_empty(&format!("{field}.run.path"), &r.path)?;
             non_empty(&format!("{field}.run.user"), &r.user)?;
-            let total: usize = r.volume_mounted_files.iter().map(|f| f.content.len()).sum();
-            if total > MAX_VOLUME_MOUNTED_FILES_BYTES {
-                return Err(bad(
-                    &format!("{field}.run.volume_mounted_files"),
-                    "must total at most 1 MiB",
-                ));
-            }
-            Ok(())
+            volume_mounted_files(
+                &format!("{field}.run.volume_mounted_files"),
+                &r.volume_mounted_files,
+            )
         }
         Action::Timeout(t) => {
             if t.timeout_ms <= 0 {
@@ -254,7 +250,21 @@ pub fn task_definition(def: &TaskDefinition) -> R {
     log_rate(def.log_rate_limit_bytes_per_second)?;
     annotation(&def.annotation)?;
     image_credentials(&def.image_username, &def.image_password)?;
+    volume_mounted_files("volume_mounted_files", &def.volume_mounted_files)?;
     metric_tags(&def.metric_tags)
+}
+
+/// Diego caps the files' total content at 1 MiB; a file with no path could
+/// not be placed, so it is refused here rather than failing on the cell.
+fn volume_mounted_files(field: &str, files: &[crate::File]) -> R {
+    for (i, f) in files.iter().enumerate() {
+        non_empty(&format!("{field}[{i}].path"), &f.path)?;
+    }
+    let total: usize = files.iter().map(|f| f.content.len()).sum();
+    if total > MAX_VOLUME_MOUNTED_FILES_BYTES {
+        return Err(bad(field, "must total at most 1 MiB"));
+    }
+    Ok(())
 }
 
 fn routes_size(routes: &crate::Routes) -> R {
@@ -316,6 +326,7 @@ pub fn desired_lrp(d: &DesiredLrp) -> R {
         return Err(bad("start_timeout_ms", "must not be negative"));
     }
     image_credentials(&d.image_username, &d.image_password)?;
+    volume_mounted_files("volume_mounted_files", &d.volume_mounted_files)?;
     log_rate(d.log_rate_limit_bytes_per_second)
 }
 

@@ -542,3 +542,32 @@ fn cell_presence_rules() {
         assert_field(c.validate(), field);
     }
 }
+
+/// A task's and an LRP's own volume-mounted files (service bindings): a
+/// file needs a path, and their content totals at most 1 MiB.
+#[test]
+fn volume_mounted_files_rules() {
+    let file = |path: &str, len: usize| File {
+        path: path.into(),
+        content: "z".repeat(len),
+    };
+    let half = 512 * 1024;
+    let mut t = task_def();
+    t.volume_mounted_files = vec![file("a", half), file("/etc/b", half)];
+    validate::task_definition(&t).unwrap();
+    t.volume_mounted_files.push(file("c", 1));
+    assert_field(validate::task_definition(&t), "volume_mounted_files");
+    t.volume_mounted_files = vec![file("a", 1), file("", 1)];
+    assert_field(
+        validate::task_definition(&t),
+        "volume_mounted_files[1].path",
+    );
+
+    let mut d = desired_lrp();
+    d.volume_mounted_files = vec![file("db/uri", half), file("db/password", half)];
+    validate::desired_lrp(&d).unwrap();
+    d.volume_mounted_files[0].content.push('z');
+    assert_field(validate::desired_lrp(&d), "volume_mounted_files");
+    d.volume_mounted_files = vec![file("", 0)];
+    assert_field(validate::desired_lrp(&d), "volume_mounted_files[0].path");
+}

@@ -150,10 +150,7 @@ fn run(x: m::RunAction) -> w::RunAction {
         user,
         log_source,
         suppress_log_output,
-        volume_mounted_files: volume_mounted_files
-            .into_iter()
-            .map(|m::File { path, content }| w::File { path, content })
-            .collect(),
+        volume_mounted_files: files_into(volume_mounted_files),
     }
 }
 
@@ -166,6 +163,12 @@ pub(crate) fn env_from(v: Vec<w::EnvironmentVariable>) -> Vec<m::EnvVar> {
 pub(crate) fn env_into(v: Vec<m::EnvVar>) -> Vec<w::EnvironmentVariable> {
     v.into_iter()
         .map(|m::EnvVar { name, value }| w::EnvironmentVariable { name, value })
+        .collect()
+}
+
+pub(crate) fn files_into(v: Vec<m::File>) -> Vec<w::File> {
+    v.into_iter()
+        .map(|m::File { path, content }| w::File { path, content })
         .collect()
 }
 

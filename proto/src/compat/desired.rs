@@ -3,7 +3,7 @@
 use diego_model as m;
 use diego_model::ModelError;
 
-use super::action::{action_from, env_from, env_into};
+use super::action::{action_from, env_from, env_into, files_from, files_into};
 use super::parts::{
     check_from, check_into, metric_tags_from, metric_tags_into, routes_from, routes_into, tag_from,
     tag_of, volume_mounts_from, volume_mounts_into,
@@ -44,6 +44,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             log_rate_limit_bytes_per_second,
             update_strategy,
             sidecars,
+            volume_mounted_files,
         } = d;
         w::DesiredLrp {
             process_guid,
@@ -86,6 +87,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             log_rate_limit: log_rate_limit_bytes_per_second
                 .map(|bytes_per_second| w::LogRateLimit { bytes_per_second }),
             update_strategy: update_strategy as i32,
+            volume_mounted_files: files_into(volume_mounted_files),
             sidecars: sidecars
                 .into_iter()
                 .map(
@@ -148,7 +150,7 @@ pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
         metric_tags,
         sidecars,
         log_rate_limit,
-        volume_mounted_files: _,
+        volume_mounted_files,
         update_strategy,
     } = d;
     // The original requires non-nil metric tags, and gogo decodes an empty
@@ -233,6 +235,7 @@ pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
                 })
             })
             .collect::<Result<_, ModelError>>()?,
+        volume_mounted_files: files_from(volume_mounted_files),
         update_strategy: match w::desired_lrp::UpdateStrategy::try_from(update_strategy) {
             Ok(w::desired_lrp::UpdateStrategy::Recreate) => m::UpdateStrategy::Recreate,
             Ok(w::desired_lrp::UpdateStrategy::Rolling) => m::UpdateStrategy::Rolling,

@@ -3,7 +3,7 @@
 use diego_model as m;
 use diego_model::ModelError;
 
-use super::action::{action_from, env_from, env_into};
+use super::action::{action_from, env_from, env_into, files_from, files_into};
 use super::parts::{metric_tags_from, metric_tags_into, volume_mounts_from, volume_mounts_into};
 use super::{field, version};
 use crate::models as w;
@@ -31,6 +31,7 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
             image_password,
             log_rate_limit_bytes_per_second,
             metric_tags,
+            volume_mounted_files,
         } = d;
         w::TaskDefinition {
             root_fs,
@@ -54,6 +55,7 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
             log_rate_limit: log_rate_limit_bytes_per_second
                 .map(|bytes_per_second| w::LogRateLimit { bytes_per_second }),
             metric_tags: metric_tags_into(metric_tags),
+            volume_mounted_files: files_into(volume_mounted_files),
             ..Default::default()
         }
     }
@@ -94,7 +96,7 @@ pub fn task_definition_from(
         image_layers,
         log_rate_limit,
         metric_tags,
-        volume_mounted_files: _,
+        volume_mounted_files,
     } = d;
     let action = action
         .map(|a| action_from(a, &field(path, "action")))
@@ -127,6 +129,7 @@ pub fn task_definition_from(
         log_rate_limit_bytes_per_second: log_rate_limit
             .map(|w::LogRateLimit { bytes_per_second }| bytes_per_second),
         metric_tags: metric_tags_from(metric_tags, &field(path, "metric_tags"))?,
+        volume_mounted_files: files_from(volume_mounted_files),
     })
 }
 

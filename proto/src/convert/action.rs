@@ -202,13 +202,7 @@ impl From<m::RunAction> for w::RunAction {
             user,
             log_source,
             suppress_log_output,
-            volume_mounted_files: volume_mounted_files
-                .into_iter()
-                .map(|f| {
-                    let m::File { path, content } = f;
-                    w::File { path, content }
-                })
-                .collect(),
+            volume_mounted_files: list_into(volume_mounted_files),
         }
     }
 }
@@ -238,13 +232,7 @@ impl From<w::RunAction> for m::RunAction {
             user,
             log_source,
             suppress_log_output,
-            volume_mounted_files: volume_mounted_files
-                .into_iter()
-                .map(|f| {
-                    let w::File { path, content } = f;
-                    m::File { path, content }
-                })
-                .collect(),
+            volume_mounted_files: list_into(volume_mounted_files),
         }
     }
 }
@@ -377,5 +365,19 @@ impl From<m::CodependentAction> for w::CodependentAction {
             actions: list_into(actions),
             log_source,
         }
+    }
+}
+
+impl From<m::File> for w::File {
+    fn from(f: m::File) -> Self {
+        let m::File { path, content } = f;
+        w::File { path, content }
+    }
+}
+
+impl From<w::File> for m::File {
+    fn from(f: w::File) -> Self {
+        let w::File { path, content } = f;
+        m::File { path, content }
     }
 }

@@ -69,6 +69,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             log_rate_limit_bytes_per_second,
             update_strategy,
             sidecars,
+            volume_mounted_files,
         } = d;
         w::DesiredLrp {
             process_guid,
@@ -101,6 +102,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             log_rate_limit_bytes_per_second,
             update_strategy: w::UpdateStrategy::from(update_strategy) as i32,
             sidecars: list_into(sidecars),
+            volume_mounted_files: list_into(volume_mounted_files),
         }
     }
 }
@@ -139,6 +141,7 @@ impl FromWire<w::DesiredLrp> for m::DesiredLrp {
             log_rate_limit_bytes_per_second,
             update_strategy,
             sidecars,
+            volume_mounted_files,
         } = v;
         let update_strategy = w::UpdateStrategy::try_from(update_strategy)
             .map_err(|_| unknown_enum(path, "update_strategy", update_strategy))?;
@@ -177,6 +180,7 @@ impl FromWire<w::DesiredLrp> for m::DesiredLrp {
                 .enumerate()
                 .map(|(i, s)| sidecar_from(s, &field(path, &format!("sidecars[{i}]"))))
                 .collect::<Result<_, _>>()?,
+            volume_mounted_files: list_into(volume_mounted_files),
         })
     }
 }

@@ -54,6 +54,7 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
             image_password,
             log_rate_limit_bytes_per_second,
             metric_tags,
+            volume_mounted_files,
         } = d;
         w::TaskDefinition {
             root_fs,
@@ -76,6 +77,7 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
             image_password,
             log_rate_limit_bytes_per_second,
             metric_tags: metric_tags_to_wire(metric_tags),
+            volume_mounted_files: list_into(volume_mounted_files),
         }
     }
 }
@@ -105,6 +107,7 @@ impl FromWire<w::TaskDefinition> for m::TaskDefinition {
             image_password,
             log_rate_limit_bytes_per_second,
             metric_tags,
+            volume_mounted_files,
         } = v;
         Ok(m::TaskDefinition {
             root_fs,
@@ -129,6 +132,7 @@ impl FromWire<w::TaskDefinition> for m::TaskDefinition {
             image_password,
             log_rate_limit_bytes_per_second,
             metric_tags: metric_tags_from_wire(metric_tags),
+            volume_mounted_files: list_into(volume_mounted_files),
         })
     }
 }

@@ -126,6 +126,10 @@ pub fn task_definition() -> TaskDefinition {
         image_password: "secret".into(),
         log_rate_limit_bytes_per_second: Some(-1),
         metric_tags: metric_tags(),
+        volume_mounted_files: vec![File {
+            path: "mysql/uri".into(),
+            content: "mysql://db".into(),
+        }],
     }
 }
 
@@ -235,6 +239,10 @@ pub fn desired_lrp() -> DesiredLrp {
             action: Some(Action::run("/bin/sleep", &["100"])),
             disk_mb: 64,
             memory_mb: 32,
+        }],
+        volume_mounted_files: vec![File {
+            path: "/etc/cf-service-bindings/db/password".into(),
+            content: "s3cret".into(),
         }],
     }
 }

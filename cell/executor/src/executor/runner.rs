@@ -87,6 +87,22 @@ impl Executor {
             }
             return Ok(());
         }
+        // The work's own files are part of creating its container, as the
+        // original's bind mounts are: a failure is retryable elsewhere.
+        let placed = crate::steps::place_volume_mounted_files(
+            &*inner.backend,
+            guid,
+            &req.volume_mounted_files,
+        )
+        .await;
+        if let Err(e) = placed {
+            if let Err(e) = inner.backend.destroy(guid).await {
+                tracing::warn!(guid, error = %e, "cannot remove a container whose files were not placed");
+            }
+            let reason = format!("failed to create volume mounted files: {e}");
+            inner.complete(guid, true, reason, true);
+            return Ok(());
+        }
         inner.transition(guid, ContainerState::Created)?;
         let ctx = self.step_ctx(guid, &req, &info, ports);
         let tree = build_tree(&req, &ctx);

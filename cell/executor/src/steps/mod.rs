@@ -32,6 +32,7 @@ pub use download::DownloadStep;
 pub use group::{ParallelStep, SerialStep, TryStep};
 pub use monitor::MonitorStep;
 pub use progress::EmitProgressStep;
+pub(crate) use run::place_volume_mounted_files;
 pub use run::{merge_env, merge_env_into, RunStep};
 pub use timeout::TimeoutStep;
 pub use transfer::UploadStep;

@@ -17,6 +17,31 @@ const OUTPUT_DRAIN_MS: u64 = 1000;
 /// Cloud Foundry's file-based service bindings.
 pub const VOLUME_MOUNTED_FILES_ROOT: &str = "/etc/cf-service-bindings";
 
+/// Writes volume-mounted files into a container: owned by root and
+/// read-only to the app, as the original's mounts are. A relative path lands
+/// under [`VOLUME_MOUNTED_FILES_ROOT`].
+pub(crate) async fn place_volume_mounted_files(
+    backend: &dyn crate::backend::Backend,
+    guid: &str,
+    files: &[diego_model::File],
+) -> Result<(), String> {
+    for f in files {
+        let path = crate::backend::resolve_path(VOLUME_MOUNTED_FILES_ROOT, &f.path);
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+        let entry = FileEntry {
+            path: name.to_string(),
+            mode: 0o444,
+            kind: FileKind::File(f.content.clone().into_bytes()),
+        };
+        let dir = if dir.is_empty() { "/" } else { dir };
+        backend
+            .stream_in(guid, dir, "root", vec![entry])
+            .await
+            .map_err(|e| format!("failed to place {path}: {e}"))?;
+    }
+    Ok(())
+}
+
 pub struct RunStep {
     ctx: Arc<StepCtx>,
     action: RunAction,
@@ -43,25 +68,15 @@ impl RunStep {
         }
     }
 
-    /// Places the action's volume-mounted files before its process starts:
-    /// owned by root and read-only to the app, as the original's mounts are.
+    /// Places the action's volume-mounted files before its process starts.
     async fn place_files(&self) -> Result<(), StepError> {
-        for f in &self.action.volume_mounted_files {
-            let path = crate::backend::resolve_path(VOLUME_MOUNTED_FILES_ROOT, &f.path);
-            let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
-            let entry = FileEntry {
-                path: name.to_string(),
-                mode: 0o444,
-                kind: FileKind::File(f.content.clone().into_bytes()),
-            };
-            let dir = if dir.is_empty() { "/" } else { dir };
-            self.ctx
-                .backend
-                .stream_in(&self.ctx.guid, dir, "root", vec![entry])
-                .await
-                .map_err(|e| StepError::Failed(format!("failed to place {path}: {e}")))?;
-        }
-        Ok(())
+        place_volume_mounted_files(
+            &*self.ctx.backend,
+            &self.ctx.guid,
+            &self.action.volume_mounted_files,
+        )
+        .await
+        .map_err(StepError::Failed)
     }
 
     fn exit_result(&self, status: ExitStatus) -> Result<(), StepError> {
