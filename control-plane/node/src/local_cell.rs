@@ -304,17 +304,5 @@ fn load_healthcheck(path: &std::path::Path) -> Result<Arc<dyn HealthChecker>, St
 /// fix it.
 async fn connect_bbs(url: &str, tls: Option<diego_sdk::TlsFiles>) -> Result<Client, NodeError> {
     const MAX_DELAY_MS: u64 = 5_000;
-    let mut delay_ms = 250;
-    loop {
-        match Client::connect(url, tls.clone()).await {
-            Ok(client) => return Ok(client),
-            // the sdk flattens the transport error into its message
-            Err(e) if e.message.contains("Connection refused") => {
-                tracing::warn!(bbs = url, retry_in_ms = delay_ms, error = %e, "bbs not reachable yet");
-                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
-                delay_ms = (delay_ms * 2).min(MAX_DELAY_MS);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    Ok(Client::connect_when_listening(url, tls, MAX_DELAY_MS).await?)
 }

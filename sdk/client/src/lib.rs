@@ -92,6 +92,21 @@ pub struct WatchOptions {
     pub since_position: Option<u32>,
 }
 
+/// Whether a connect failure is "connection refused": the server is not
+/// listening (yet), as opposed to a bad address or a TLS failure.
+fn refused(e: &tonic::transport::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
+}
+
 fn unreachable(api: &str, e: &tonic::transport::Error) -> ModelError {
     ModelError::new(
         ErrorCode::UnknownError,
@@ -145,30 +160,7 @@ impl Client {
                 "no bbs address given",
             )),
             // one address: connect now, so a wrong address fails at once
-            [one] => {
-                let anonymous = tls.as_ref().is_some_and(|t| t.cert_pem.is_none());
-                let channel = endpoint(one, tls)?
-                    .connect()
-                    .await
-                    .map_err(|e| unreachable(one, &e))?;
-                let client = Client::over(FailoverChannel::new(vec![channel], Duration::ZERO));
-                if anonymous {
-                    // A server that requires a client certificate rejects us
-                    // with an alert that a TLS 1.3 client often never reads
-                    // (its own writes hit the closed socket first): probe
-                    // once so the error says what is missing.
-                    if let Err(e) = client.ping().await {
-                        return Err(ModelError::new(
-                            e.code,
-                            format!(
-                                "the bbs at {one} refused the connection: it probably requires a client certificate and none was sent ({})",
-                                e.message
-                            ),
-                        ));
-                    }
-                }
-                Ok(client)
-            }
+            [one] => Self::connect_one(one, tls).await.map_err(|(e, _)| e),
             _ => {
                 let mut lazy = Vec::with_capacity(addresses.len());
                 for a in &addresses {
@@ -177,6 +169,63 @@ impl Client {
                 Ok(Client::over(FailoverChannel::new(lazy, FAILOVER_BUDGET)))
             }
         }
+    }
+
+    /// Connects to one BBS that may still be starting (a node started
+    /// beside it, a supervisor restarting it): retries with backoff while
+    /// nothing listens at the address, up to `max_delay_ms` between tries,
+    /// and fails at once on any other error (a wrong name, a TLS refusal).
+    /// A list of replicas connects lazily, as [`Client::connect`] does.
+    pub async fn connect_when_listening(
+        api: &str,
+        tls: Option<TlsFiles>,
+        max_delay_ms: u64,
+    ) -> Result<Client> {
+        if api.contains(',') {
+            // several replicas connect lazily and follow the active one
+            return Self::connect(api, tls).await;
+        }
+        let mut delay_ms = 250.min(max_delay_ms.max(1));
+        loop {
+            match Self::connect_one(api, tls.clone()).await {
+                Ok(client) => return Ok(client),
+                Err((e, true)) => {
+                    tracing::warn!(bbs = api, retry_in_ms = delay_ms, error = %e, "bbs not listening yet");
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    delay_ms = (delay_ms * 2).min(max_delay_ms.max(1));
+                }
+                Err((e, false)) => return Err(e),
+            }
+        }
+    }
+
+    /// One address, connected now; the flag says the connection was
+    /// refused (nothing listening), the one failure worth waiting out.
+    async fn connect_one(
+        one: &str,
+        tls: Option<TlsFiles>,
+    ) -> std::result::Result<Client, (ModelError, bool)> {
+        let anonymous = tls.as_ref().is_some_and(|t| t.cert_pem.is_none());
+        let channel = endpoint(one, tls)
+            .map_err(|e| (e, false))?
+            .connect()
+            .await
+            .map_err(|e| (unreachable(one, &e), refused(&e)))?;
+        let client = Client::over(FailoverChannel::new(vec![channel], Duration::ZERO));
+        if anonymous {
+            // A server that requires a client certificate rejects us
+            // with an alert that a TLS 1.3 client often never reads
+            // (its own writes hit the closed socket first): probe
+            // once so the error says what is missing.
+            if let Err(e) = client.ping().await {
+                let message = format!(
+                    "the bbs at {one} refused the connection: it probably requires a client certificate and none was sent ({})",
+                    e.message
+                );
+                return Err((ModelError::new(e.code, message), false));
+            }
+        }
+        Ok(client)
     }
 
     fn over(channel: FailoverChannel) -> Client {

@@ -41,6 +41,11 @@ impl Server {
     /// Starts a server on 127.0.0.1:0 over `<dir>/store.redb`; cells c1 and
     /// c2 are present so stops are sent to them rather than applied directly.
     pub async fn start(dir: &Path) -> Server {
+        Self::start_at(dir, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// As [`Server::start`], listening on `addr`.
+    pub async fn start_at(dir: &Path, addr: SocketAddr) -> Server {
         let store = open_store(dir).await;
         let cells = Arc::new(StaticCells::default());
         *cells.presences.lock().unwrap() = ["c1", "c2"]
@@ -57,7 +62,7 @@ impl Server {
             cells.clone(),
             BbsConfig::default(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let grpc = BbsGrpc::new(bbs.clone(), Arc::new(DecisionLog::default()));
         let (stop, stopped) = oneshot::channel::<()>();
