@@ -42,6 +42,9 @@ pub struct RepConfig {
     pub polling_interval_ms: u64,
     pub evacuation_polling_interval_ms: u64,
     pub evacuation_timeout_ms: u64,
+    /// Where the highest auctioneer fencing token is kept across restarts
+    /// (ADR 0022); `None` keeps it in memory only (tests, simulations).
+    pub fencing_token_file: Option<std::path::PathBuf>,
 }
 
 impl RepConfig {
@@ -59,6 +62,7 @@ impl RepConfig {
             polling_interval_ms: 30_000,
             evacuation_polling_interval_ms: 10_000,
             evacuation_timeout_ms: 600_000,
+            fencing_token_file: None,
         }
     }
 }
@@ -76,19 +80,23 @@ pub(crate) struct Inner {
     pub evacuating: AtomicBool,
     /// The highest auctioneer fencing token a `Perform` carried (ADR 0022).
     pub auctioneer_token: AtomicI64,
+    /// Serializes writes of the token file so a lower token never lands last.
+    pub token_file_lock: std::sync::Mutex<()>,
     /// One operation per container at a time (the original's sliding queue).
     pub ops: process::OpLocks,
 }
 
 impl Rep {
     pub fn new(cfg: RepConfig, exec: Executor, bbs: Client) -> Self {
+        let token = fence::load(cfg.fencing_token_file.as_deref());
         Rep {
             inner: Arc::new(Inner {
                 cfg,
                 exec,
                 bbs,
                 evacuating: AtomicBool::new(false),
-                auctioneer_token: AtomicI64::new(0),
+                auctioneer_token: AtomicI64::new(token),
+                token_file_lock: std::sync::Mutex::new(()),
                 ops: process::OpLocks::default(),
             }),
         }

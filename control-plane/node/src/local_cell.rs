@@ -194,6 +194,9 @@ impl LocalCell {
             .unwrap_or_else(|| RepConfig::new(&cfg.cell_id, &cfg.zone, ""));
         let scheme = if cfg.tls.is_some() { "https" } else { "http" };
         rep_cfg.rep_url = format!("{scheme}://{addr}");
+        if oci_backend.is_some() && rep_cfg.fencing_token_file.is_none() {
+            rep_cfg.fencing_token_file = Some(cfg.state_dir.join("auctioneer-fencing-token"));
+        }
         if wasm_backend.is_some() && !rep_cfg.rootfs_schemes.iter().any(|s| s == WASM_SCHEME) {
             rep_cfg.rootfs_schemes.push(WASM_SCHEME.to_string());
         }

@@ -2,7 +2,7 @@
 //! a BBS with the remote auctioneer, two auctioneer nodes (one serves, one
 //! stands by without listening) and a cell on the fake backend; bad
 //! configurations are refused before anything starts. The cell refuses work
-//! from the deposed holder's fencing token (ADR 0022).
+//! from the deposed holder's fencing token (ADR 0022), also after it restarts.
 
 #[path = "../../store-etcd/tests/common/mod.rs"]
 mod etcd;
@@ -16,6 +16,7 @@ use diego_node::{
     AuctioneerMode, AuctioneerNode, AuctioneerNodeConfig, AuctioneerState, BackendKind, CellConfig,
     ControlPlane, ControlPlaneConfig, LocalCell, StoreSpec,
 };
+use diego_rep::RepConfig;
 use diego_sdk::Client;
 
 fn node_config(listen: SocketAddr, endpoints: Vec<String>, bbs: &str) -> AuctioneerNodeConfig {
@@ -146,7 +147,10 @@ async fn the_lock_holder_places_work_and_a_standby_takes_over() {
     let mut cell_cfg = CellConfig::new("cell-1", "z1", &api, 1);
     cell_cfg.backend = BackendKind::Fake;
     cell_cfg.state_dir = dir.path().join("cell-1");
-    let cell = LocalCell::start(cell_cfg).await.unwrap();
+    let mut rep_cfg = RepConfig::new("cell-1", "z1", "");
+    rep_cfg.fencing_token_file = Some(dir.path().join("cell-1").join("fencing-token"));
+    cell_cfg.rep = Some(rep_cfg);
+    let cell = LocalCell::start(cell_cfg.clone()).await.unwrap();
 
     completed(
         &client,
@@ -210,6 +214,26 @@ async fn the_lock_holder_places_work_and_a_standby_takes_over() {
         .perform(&presence, vec![], vec![])
         .await
         .expect("the holder's token is admitted");
+
+    // a restarted cell remembers the token: the deposed holder stays fenced
+    cell.stop().await;
+    let cell = LocalCell::start(cell_cfg).await.unwrap();
+    let presence = client
+        .cells()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.cell_id == "cell-1")
+        .expect("the restarted cell's presence");
+    let refused = deposed
+        .perform(&presence, vec![], vec![])
+        .await
+        .expect_err("the deposed token after the cell restarted");
+    assert!(refused.contains("fenced"), "{refused}");
+    holder
+        .perform(&presence, vec![], vec![])
+        .await
+        .expect("the holder's token is admitted after the restart");
 
     cell.stop().await;
     b.stop().await;
