@@ -2,8 +2,10 @@
 //! store, naming what to fix (ADR 0024), instead of failing every read later;
 //! a stopped control plane releases its store, so the next start can open it.
 
+use diego_bbs::WatchFilter;
 use diego_node::{ControlPlane, ControlPlaneConfig};
 use diego_store::Keyring;
+use futures::StreamExt;
 
 fn config(dir: &std::path::Path, passphrase: &str) -> ControlPlaneConfig {
     keyed(dir, &[("k1", passphrase)], None)
@@ -113,5 +115,28 @@ async fn a_rotated_key_moves_every_record_at_start_so_the_old_key_can_go() {
         "every task readable under the new key alone"
     );
     assert!(cp.bbs.task_by_guid("t-299").await.is_ok());
+    // the log written under the old key went with the migration: a watch
+    // from before it is told to re-list; one from now works under the new key
+    let err = match cp.bbs.watch(WatchFilter::default(), Some(1), None).await {
+        Ok(_) => panic!("a watch from before the rotation must be told to re-list"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("compacted"), "{err}");
+    let now = cp.bbs.current_revision().await.unwrap();
+    let mut events = cp
+        .bbs
+        .watch(WatchFilter::default(), Some(now), None)
+        .await
+        .unwrap();
+    cp.bbs
+        .desire_task("t-new", "d", task("t-new"))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+        .await
+        .expect("an event after the rotation")
+        .expect("the stream is open")
+        .expect("the event opens under the new key");
+    assert!(format!("{first:?}").contains("t-new"), "{first:?}");
     cp.stop().await;
 }

@@ -72,7 +72,7 @@ pub enum Migration {
 }
 
 /// Moves every record onto the active key unless the store says it is
-/// already there. Safe to run on several nodes at once: every rewrite is a
+/// already there, then compacts the change log written under the old key. Safe to run on several nodes at once: every rewrite is a
 /// compare-and-swap, and the label is written last, so a crash part way
 /// leaves the old label and the next start finishes the job.
 pub async fn migrate_to_active_key(
@@ -115,6 +115,14 @@ pub async fn migrate_to_active_key(
         // different label, its next start (or ours) migrates again
         Err(StoreError::Conflict { .. }) => {}
         Err(e) => return Err(e),
+    }
+    // The change log's payloads were sealed under the old key too: forget
+    // them, so the old key can go at once. A watch resuming from before
+    // now is told its revision is compacted and re-lists, as after any
+    // compaction. A new store (no label, nothing moved) has no such log.
+    if from.is_some() || records > 0 {
+        let upto = store.current_revision().await?;
+        store.compact_log(upto).await?;
     }
     Ok(Migration::Migrated {
         from,
