@@ -250,3 +250,40 @@ fn volume_mounted_files_are_kept_both_ways() {
     let back: w::TaskDefinition = domain.into();
     assert_eq!(back.volume_mounted_files, files);
 }
+
+/// Egress rules, network properties, certificate properties and the
+/// trusted certificates path are kept through the gateway, and an invalid
+/// rule is refused as the original refuses it.
+#[test]
+fn egress_rules_and_network_are_kept_and_checked() {
+    let mut wire = desired();
+    wire.egress_rules = vec![w::SecurityGroupRule {
+        protocol: "tcp".into(),
+        destinations: vec!["10.0.0.0/8".into()],
+        ports: vec![5432],
+        ..Default::default()
+    }];
+    wire.network = Some(w::Network {
+        properties: [("policy_group_id".to_string(), "g".to_string())].into(),
+    });
+    wire.certificate_properties = Some(w::CertificateProperties {
+        organizational_unit: vec!["app:p".into()],
+    });
+    wire.trusted_system_certificates_path = "/etc/certs".into();
+    let d = compat::desired_lrp_from(wire.clone()).unwrap();
+    diego_model::validate::desired_lrp(&d).unwrap();
+    assert_eq!(d.egress_rules[0].ports, vec![5432]);
+    let back: w::DesiredLrp = d.clone().into();
+    assert_eq!(back.egress_rules, wire.egress_rules);
+    assert_eq!(back.network, wire.network);
+    assert_eq!(back.certificate_properties, wire.certificate_properties);
+    assert_eq!(back.trusted_system_certificates_path, "/etc/certs");
+
+    let mut bad = d;
+    bad.egress_rules[0].destinations = vec!["not-an-ip".into()];
+    let e = diego_model::validate::desired_lrp(&bad).unwrap_err();
+    assert!(
+        e.to_string().contains("egress_rules[0].destinations[0]"),
+        "{e}"
+    );
+}

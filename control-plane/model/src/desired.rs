@@ -114,6 +114,15 @@ pub struct DesiredLrp {
     /// relative path lands under `/etc/cf-service-bindings`, read-only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volume_mounted_files: Vec<crate::File>,
+    /// Application security groups: the egress the work is allowed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub egress_rules: Vec<crate::SecurityGroupRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::Network>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_properties: Option<crate::CertificateProperties>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub trusted_system_certificates_path: String,
 }
 
 /// A process that runs beside an LRP's action in the same container (spec

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod evacuation;
 pub mod event;
+pub mod network;
 pub mod suspect;
 pub mod task;
 pub mod validate;
@@ -25,6 +26,7 @@ pub use domain::*;
 pub use error::{ErrorCode, ModelError};
 pub use evacuation::{DesiredView, EvacuationOutcome, IndexRows, RowChange};
 pub use event::Event;
+pub use network::*;
 pub use task::*;
 
 /// Unix time in nanoseconds, the unit every stored timestamp uses.

@@ -251,6 +251,7 @@ pub fn task_definition(def: &TaskDefinition) -> R {
     annotation(&def.annotation)?;
     image_credentials(&def.image_username, &def.image_password)?;
     volume_mounted_files("volume_mounted_files", &def.volume_mounted_files)?;
+    egress_rules(&def.egress_rules)?;
     metric_tags(&def.metric_tags)
 }
 
@@ -327,6 +328,7 @@ pub fn desired_lrp(d: &DesiredLrp) -> R {
     }
     image_credentials(&d.image_username, &d.image_password)?;
     volume_mounted_files("volume_mounted_files", &d.volume_mounted_files)?;
+    egress_rules(&d.egress_rules)?;
     log_rate(d.log_rate_limit_bytes_per_second)
 }
 
@@ -350,4 +352,93 @@ pub fn desired_lrp_update(u: &DesiredLrpUpdate) -> R {
         )?;
     }
     Ok(())
+}
+
+/// The original's `SecurityGroupRule.Validate`: a known protocol; tcp and
+/// udp take ports or a port range (not both) and no icmp info; icmp takes
+/// icmp info and no ports; `all` takes none of them; at least one
+/// destination, each an IP, a CIDR or an ascending range `a-b`.
+fn egress_rules(rules: &[crate::SecurityGroupRule]) -> R {
+    for (i, rule) in rules.iter().enumerate() {
+        let field = |name: &str| format!("egress_rules[{i}].{name}");
+        let has_ports = !rule.ports.is_empty() || rule.port_range.is_some();
+        match rule.protocol.as_str() {
+            "tcp" | "udp" => {
+                if rule.ports.is_empty() == rule.port_range.is_none() {
+                    return Err(bad(
+                        &field("ports"),
+                        "give either ports or port_range for tcp and udp",
+                    ));
+                }
+                if rule.ports.contains(&0) {
+                    return Err(bad(&field("ports"), "must be 1 or more"));
+                }
+                if let Some(r) = rule.port_range {
+                    if r.start < 1 || r.end < 1 || r.start > r.end {
+                        return Err(bad(
+                            &field("port_range"),
+                            "must be 1 or more with start at most end",
+                        ));
+                    }
+                }
+                if rule.icmp_info.is_some() {
+                    return Err(bad(&field("icmp_info"), "is only for icmp"));
+                }
+            }
+            "icmp" => {
+                if has_ports {
+                    return Err(bad(&field("ports"), "are not allowed for icmp"));
+                }
+                if rule.icmp_info.is_none() {
+                    return Err(bad(&field("icmp_info"), "is required for icmp"));
+                }
+            }
+            "all" => {
+                if has_ports {
+                    return Err(bad(&field("ports"), "are not allowed for all"));
+                }
+                if rule.icmp_info.is_some() {
+                    return Err(bad(&field("icmp_info"), "is only for icmp"));
+                }
+            }
+            other => {
+                return Err(bad(
+                    &field("protocol"),
+                    &format!("{other:?} is not one of tcp, udp, icmp, all"),
+                ))
+            }
+        }
+        if rule.destinations.is_empty() {
+            return Err(bad(&field("destinations"), "must not be empty"));
+        }
+        for (j, d) in rule.destinations.iter().enumerate() {
+            if !destination(d) {
+                return Err(bad(
+                    &field(&format!("destinations[{j}]")),
+                    &format!("{d:?} is not an IP, a CIDR or an ascending range a-b"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn destination(d: &str) -> bool {
+    use std::net::IpAddr;
+    if let Some((ip, prefix)) = d.split_once('/') {
+        let max_prefix = match ip.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => 32,
+            Ok(IpAddr::V6(_)) => 128,
+            Err(_) => return false,
+        };
+        return prefix.parse::<u8>().is_ok_and(|p| p <= max_prefix);
+    }
+    if let Some((first, last)) = d.split_once('-') {
+        return match (first.parse::<IpAddr>(), last.parse::<IpAddr>()) {
+            (Ok(IpAddr::V4(a)), Ok(IpAddr::V4(b))) => a <= b,
+            (Ok(IpAddr::V6(a)), Ok(IpAddr::V6(b))) => a <= b,
+            _ => false,
+        };
+    }
+    d.parse::<IpAddr>().is_ok()
 }

@@ -571,3 +571,108 @@ fn volume_mounted_files_rules() {
     d.volume_mounted_files = vec![file("", 0)];
     assert_field(validate::desired_lrp(&d), "volume_mounted_files[0].path");
 }
+
+/// Egress rules follow the original's `SecurityGroupRule.Validate`, each
+/// error naming the rule and its field.
+#[test]
+fn egress_rules_rules() {
+    let tcp = || SecurityGroupRule {
+        protocol: "tcp".into(),
+        destinations: vec!["10.0.0.1".into()],
+        ports: vec![443],
+        ..Default::default()
+    };
+    let icmp = || SecurityGroupRule {
+        protocol: "icmp".into(),
+        destinations: vec!["0.0.0.0/0".into()],
+        icmp_info: Some(IcmpInfo {
+            icmp_type: 0,
+            code: 0,
+        }),
+        ..Default::default()
+    };
+    let good = vec![
+        tcp(),
+        SecurityGroupRule {
+            protocol: "udp".into(),
+            destinations: vec!["10.0.0.1-10.0.0.9".into(), "fd00::/8".into()],
+            port_range: Some(PortRange { start: 53, end: 53 }),
+            ..Default::default()
+        },
+        icmp(),
+        SecurityGroupRule {
+            protocol: "all".into(),
+            destinations: vec!["::1".into()],
+            ..Default::default()
+        },
+    ];
+    let mut d = desired_lrp();
+    d.egress_rules = good.clone();
+    validate::desired_lrp(&d).unwrap();
+    let mut t = task_def();
+    t.egress_rules = good;
+    validate::task_definition(&t).unwrap();
+
+    let cases: Cases<SecurityGroupRule> = vec![
+        (
+            "egress_rules[0].protocol",
+            Box::new(|r| r.protocol = "sctp".into()),
+        ),
+        ("egress_rules[0].ports", Box::new(|r| r.ports.clear())),
+        (
+            "egress_rules[0].ports",
+            Box::new(|r| r.port_range = Some(PortRange { start: 1, end: 2 })),
+        ),
+        ("egress_rules[0].ports", Box::new(|r| r.ports = vec![0])),
+        (
+            "egress_rules[0].port_range",
+            Box::new(|r| {
+                r.ports.clear();
+                r.port_range = Some(PortRange { start: 9, end: 8 });
+            }),
+        ),
+        (
+            "egress_rules[0].icmp_info",
+            Box::new(|r| r.icmp_info = Some(IcmpInfo::default())),
+        ),
+        (
+            "egress_rules[0].destinations",
+            Box::new(|r| r.destinations.clear()),
+        ),
+        (
+            "egress_rules[0].destinations[1]",
+            Box::new(|r| r.destinations.push("10.0.0.9-10.0.0.1".into())),
+        ),
+        (
+            "egress_rules[0].destinations[1]",
+            Box::new(|r| r.destinations.push("10.0.0.0/33".into())),
+        ),
+        (
+            "egress_rules[0].destinations[1]",
+            Box::new(|r| r.destinations.push("example.com".into())),
+        ),
+        (
+            "egress_rules[0].destinations[1]",
+            Box::new(|r| r.destinations.push("10.0.0.1-::1".into())),
+        ),
+    ];
+    for (field, mutate) in cases {
+        let mut rule = tcp();
+        mutate(&mut rule);
+        let mut d = desired_lrp();
+        d.egress_rules = vec![rule.clone()];
+        assert_field(validate::desired_lrp(&d), field);
+        let mut t = task_def();
+        t.egress_rules = vec![rule];
+        assert_field(validate::task_definition(&t), field);
+    }
+    let mut no_info = icmp();
+    no_info.icmp_info = None;
+    let mut d = desired_lrp();
+    d.egress_rules = vec![no_info];
+    assert_field(validate::desired_lrp(&d), "egress_rules[0].icmp_info");
+    let mut icmp_ports = icmp();
+    icmp_ports.ports = vec![1];
+    d.egress_rules = vec![icmp_ports];
+    assert_field(validate::desired_lrp(&d), "egress_rules[0].ports");
+}

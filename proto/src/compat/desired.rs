@@ -5,8 +5,9 @@ use diego_model::ModelError;
 
 use super::action::{action_from, env_from, env_into, files_from, files_into};
 use super::parts::{
-    check_from, check_into, metric_tags_from, metric_tags_into, routes_from, routes_into, tag_from,
-    tag_of, volume_mounts_from, volume_mounts_into,
+    certificate_properties_from, certificate_properties_into, check_from, check_into, egress_from,
+    egress_into, metric_tags_from, metric_tags_into, network_from, network_into, routes_from,
+    routes_into, tag_from, tag_of, volume_mounts_from, volume_mounts_into,
 };
 use super::{field, version};
 use crate::models as w;
@@ -45,6 +46,10 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             update_strategy,
             sidecars,
             volume_mounted_files,
+            egress_rules,
+            network,
+            certificate_properties,
+            trusted_system_certificates_path,
         } = d;
         w::DesiredLrp {
             process_guid,
@@ -88,6 +93,10 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
                 .map(|bytes_per_second| w::LogRateLimit { bytes_per_second }),
             update_strategy: update_strategy as i32,
             volume_mounted_files: files_into(volume_mounted_files),
+            egress_rules: egress_into(egress_rules),
+            network: network_into(network),
+            certificate_properties: certificate_properties_into(certificate_properties),
+            trusted_system_certificates_path,
             sidecars: sidecars
                 .into_iter()
                 .map(
@@ -107,9 +116,7 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
     }
 }
 
-/// Wire -> domain. Fields diego-rs does not model (egress rules, network,
-/// certificate properties, trusted certificates path, volume mounted files
-/// at LRP level) are dropped; image layers and cached
+/// Wire -> domain. Every field is carried; image layers and cached
 /// dependencies are lowered into download actions in `setup`.
 pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
     let w::DesiredLrp {
@@ -133,16 +140,16 @@ pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
         log_guid,
         metrics_guid,
         annotation,
-        egress_rules: _,
+        egress_rules,
         modification_tag,
         cached_dependencies,
         legacy_download_user,
-        trusted_system_certificates_path: _,
+        trusted_system_certificates_path,
         volume_mounts,
-        network: _,
+        network,
         placement_tags,
         max_pids,
-        certificate_properties: _,
+        certificate_properties,
         image_username,
         image_password,
         check_definition,
@@ -236,6 +243,10 @@ pub fn desired_lrp_from(d: w::DesiredLrp) -> Result<m::DesiredLrp, ModelError> {
             })
             .collect::<Result<_, ModelError>>()?,
         volume_mounted_files: files_from(volume_mounted_files),
+        egress_rules: egress_from(egress_rules),
+        network: network_from(network),
+        certificate_properties: certificate_properties_from(certificate_properties),
+        trusted_system_certificates_path,
         update_strategy: match w::desired_lrp::UpdateStrategy::try_from(update_strategy) {
             Ok(w::desired_lrp::UpdateStrategy::Recreate) => m::UpdateStrategy::Recreate,
             Ok(w::desired_lrp::UpdateStrategy::Rolling) => m::UpdateStrategy::Rolling,

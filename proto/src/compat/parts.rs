@@ -211,3 +211,95 @@ pub(crate) fn tag_from(t: Option<w::ModificationTag>) -> m::ModificationTag {
 pub(crate) fn tag_of(t: m::ModificationTag) -> Option<w::ModificationTag> {
     Some(tag_into(t))
 }
+
+pub(crate) fn egress_into(rules: Vec<m::SecurityGroupRule>) -> Vec<w::SecurityGroupRule> {
+    rules
+        .into_iter()
+        .map(|r| {
+            let m::SecurityGroupRule {
+                protocol,
+                destinations,
+                ports,
+                port_range,
+                icmp_info,
+                log,
+                annotations,
+            } = r;
+            w::SecurityGroupRule {
+                protocol,
+                destinations,
+                ports,
+                port_range: port_range
+                    .map(|m::PortRange { start, end }| w::PortRange { start, end }),
+                icmp_info: icmp_info.map(|m::IcmpInfo { icmp_type, code }| w::IcmpInfo {
+                    r#type: icmp_type,
+                    code,
+                }),
+                log,
+                annotations,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn egress_from(rules: Vec<w::SecurityGroupRule>) -> Vec<m::SecurityGroupRule> {
+    rules
+        .into_iter()
+        .map(|r| {
+            let w::SecurityGroupRule {
+                protocol,
+                destinations,
+                ports,
+                port_range,
+                icmp_info,
+                log,
+                annotations,
+            } = r;
+            m::SecurityGroupRule {
+                protocol,
+                destinations,
+                ports,
+                port_range: port_range
+                    .map(|w::PortRange { start, end }| m::PortRange { start, end }),
+                icmp_info: icmp_info.map(|w::IcmpInfo { r#type, code }| m::IcmpInfo {
+                    icmp_type: r#type,
+                    code,
+                }),
+                log,
+                annotations,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn network_into(n: Option<m::Network>) -> Option<w::Network> {
+    n.map(|m::Network { properties }| w::Network { properties })
+}
+
+pub(crate) fn network_from(n: Option<w::Network>) -> Option<m::Network> {
+    n.map(|w::Network { properties }| m::Network { properties })
+}
+
+pub(crate) fn certificate_properties_into(
+    c: Option<m::CertificateProperties>,
+) -> Option<w::CertificateProperties> {
+    c.map(
+        |m::CertificateProperties {
+             organizational_unit,
+         }| w::CertificateProperties {
+            organizational_unit,
+        },
+    )
+}
+
+pub(crate) fn certificate_properties_from(
+    c: Option<w::CertificateProperties>,
+) -> Option<m::CertificateProperties> {
+    c.map(
+        |w::CertificateProperties {
+             organizational_unit,
+         }| m::CertificateProperties {
+            organizational_unit,
+        },
+    )
+}

@@ -4,7 +4,11 @@ use diego_model as m;
 use diego_model::ModelError;
 
 use super::action::{action_from, env_from, env_into, files_from, files_into};
-use super::parts::{metric_tags_from, metric_tags_into, volume_mounts_from, volume_mounts_into};
+use super::parts::{
+    certificate_properties_from, certificate_properties_into, egress_from, egress_into,
+    metric_tags_from, metric_tags_into, network_from, network_into, volume_mounts_from,
+    volume_mounts_into,
+};
 use super::{field, version};
 use crate::models as w;
 
@@ -32,6 +36,10 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
             log_rate_limit_bytes_per_second,
             metric_tags,
             volume_mounted_files,
+            egress_rules,
+            network,
+            certificate_properties,
+            trusted_system_certificates_path,
         } = d;
         w::TaskDefinition {
             root_fs,
@@ -56,14 +64,17 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
                 .map(|bytes_per_second| w::LogRateLimit { bytes_per_second }),
             metric_tags: metric_tags_into(metric_tags),
             volume_mounted_files: files_into(volume_mounted_files),
+            egress_rules: egress_into(egress_rules),
+            network: network_into(network),
+            certificate_properties: certificate_properties_into(certificate_properties),
+            trusted_system_certificates_path,
             ..Default::default()
         }
     }
 }
 
-/// Wire -> domain. Egress rules, networks, certificate properties and the
-/// trusted certificates path are not modelled by diego-rs and are dropped;
-/// image layers and cached dependencies are lowered into download actions.
+/// Wire -> domain. Every field is carried; image layers and cached
+/// dependencies are lowered into download actions.
 pub fn task_definition_from(
     d: w::TaskDefinition,
     path: &str,
@@ -82,15 +93,15 @@ pub fn task_definition_from(
         result_file,
         completion_callback_url,
         annotation,
-        egress_rules: _,
+        egress_rules,
         cached_dependencies,
         legacy_download_user,
-        trusted_system_certificates_path: _,
+        trusted_system_certificates_path,
         volume_mounts,
-        network: _,
+        network,
         placement_tags,
         max_pids,
-        certificate_properties: _,
+        certificate_properties,
         image_username,
         image_password,
         image_layers,
@@ -130,6 +141,10 @@ pub fn task_definition_from(
             .map(|w::LogRateLimit { bytes_per_second }| bytes_per_second),
         metric_tags: metric_tags_from(metric_tags, &field(path, "metric_tags"))?,
         volume_mounted_files: files_from(volume_mounted_files),
+        egress_rules: egress_from(egress_rules),
+        network: network_from(network),
+        certificate_properties: certificate_properties_from(certificate_properties),
+        trusted_system_certificates_path,
     })
 }
 

@@ -151,3 +151,95 @@ impl From<m::Routes> for w::Routes {
         }
     }
 }
+
+impl From<m::SecurityGroupRule> for w::SecurityGroupRule {
+    fn from(d: m::SecurityGroupRule) -> Self {
+        let m::SecurityGroupRule {
+            protocol,
+            destinations,
+            ports,
+            port_range,
+            icmp_info,
+            log,
+            annotations,
+        } = d;
+        w::SecurityGroupRule {
+            protocol,
+            destinations,
+            ports,
+            port_range: port_range.map(|m::PortRange { start, end }| w::PortRange { start, end }),
+            icmp_info: icmp_info.map(|m::IcmpInfo { icmp_type, code }| w::IcmpInfo {
+                r#type: icmp_type,
+                code,
+            }),
+            log,
+            annotations,
+        }
+    }
+}
+
+impl From<w::SecurityGroupRule> for m::SecurityGroupRule {
+    fn from(v: w::SecurityGroupRule) -> Self {
+        let w::SecurityGroupRule {
+            protocol,
+            destinations,
+            ports,
+            port_range,
+            icmp_info,
+            log,
+            annotations,
+        } = v;
+        m::SecurityGroupRule {
+            protocol,
+            destinations,
+            ports,
+            port_range: port_range.map(|w::PortRange { start, end }| m::PortRange { start, end }),
+            icmp_info: icmp_info.map(|w::IcmpInfo { r#type, code }| m::IcmpInfo {
+                icmp_type: r#type,
+                code,
+            }),
+            log,
+            annotations,
+        }
+    }
+}
+
+impl From<m::Network> for w::Network {
+    fn from(d: m::Network) -> Self {
+        let m::Network { properties } = d;
+        w::Network {
+            properties: properties.into_iter().collect(),
+        }
+    }
+}
+
+impl From<w::Network> for m::Network {
+    fn from(v: w::Network) -> Self {
+        let w::Network { properties } = v;
+        m::Network {
+            properties: properties.into_iter().collect(),
+        }
+    }
+}
+
+impl From<m::CertificateProperties> for w::CertificateProperties {
+    fn from(d: m::CertificateProperties) -> Self {
+        let m::CertificateProperties {
+            organizational_unit,
+        } = d;
+        w::CertificateProperties {
+            organizational_unit,
+        }
+    }
+}
+
+impl From<w::CertificateProperties> for m::CertificateProperties {
+    fn from(v: w::CertificateProperties) -> Self {
+        let w::CertificateProperties {
+            organizational_unit,
+        } = v;
+        m::CertificateProperties {
+            organizational_unit,
+        }
+    }
+}

@@ -70,6 +70,10 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             update_strategy,
             sidecars,
             volume_mounted_files,
+            egress_rules,
+            network,
+            certificate_properties,
+            trusted_system_certificates_path,
         } = d;
         w::DesiredLrp {
             process_guid,
@@ -103,6 +107,10 @@ impl From<m::DesiredLrp> for w::DesiredLrp {
             update_strategy: w::UpdateStrategy::from(update_strategy) as i32,
             sidecars: list_into(sidecars),
             volume_mounted_files: list_into(volume_mounted_files),
+            egress_rules: list_into(egress_rules),
+            network: network.map(Into::into),
+            certificate_properties: certificate_properties.map(Into::into),
+            trusted_system_certificates_path,
         }
     }
 }
@@ -142,6 +150,10 @@ impl FromWire<w::DesiredLrp> for m::DesiredLrp {
             update_strategy,
             sidecars,
             volume_mounted_files,
+            egress_rules,
+            network,
+            certificate_properties,
+            trusted_system_certificates_path,
         } = v;
         let update_strategy = w::UpdateStrategy::try_from(update_strategy)
             .map_err(|_| unknown_enum(path, "update_strategy", update_strategy))?;
@@ -181,6 +193,10 @@ impl FromWire<w::DesiredLrp> for m::DesiredLrp {
                 .map(|(i, s)| sidecar_from(s, &field(path, &format!("sidecars[{i}]"))))
                 .collect::<Result<_, _>>()?,
             volume_mounted_files: list_into(volume_mounted_files),
+            egress_rules: list_into(egress_rules),
+            network: network.map(Into::into),
+            certificate_properties: certificate_properties.map(Into::into),
+            trusted_system_certificates_path,
         })
     }
 }

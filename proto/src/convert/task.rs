@@ -55,6 +55,10 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
             log_rate_limit_bytes_per_second,
             metric_tags,
             volume_mounted_files,
+            egress_rules,
+            network,
+            certificate_properties,
+            trusted_system_certificates_path,
         } = d;
         w::TaskDefinition {
             root_fs,
@@ -78,6 +82,10 @@ impl From<m::TaskDefinition> for w::TaskDefinition {
             log_rate_limit_bytes_per_second,
             metric_tags: metric_tags_to_wire(metric_tags),
             volume_mounted_files: list_into(volume_mounted_files),
+            egress_rules: list_into(egress_rules),
+            network: network.map(Into::into),
+            certificate_properties: certificate_properties.map(Into::into),
+            trusted_system_certificates_path,
         }
     }
 }
@@ -108,6 +116,10 @@ impl FromWire<w::TaskDefinition> for m::TaskDefinition {
             log_rate_limit_bytes_per_second,
             metric_tags,
             volume_mounted_files,
+            egress_rules,
+            network,
+            certificate_properties,
+            trusted_system_certificates_path,
         } = v;
         Ok(m::TaskDefinition {
             root_fs,
@@ -133,6 +145,10 @@ impl FromWire<w::TaskDefinition> for m::TaskDefinition {
             log_rate_limit_bytes_per_second,
             metric_tags: metric_tags_from_wire(metric_tags),
             volume_mounted_files: list_into(volume_mounted_files),
+            egress_rules: list_into(egress_rules),
+            network: network.map(Into::into),
+            certificate_properties: certificate_properties.map(Into::into),
+            trusted_system_certificates_path,
         })
     }
 }

@@ -130,6 +130,38 @@ pub fn task_definition() -> TaskDefinition {
             path: "mysql/uri".into(),
             content: "mysql://db".into(),
         }],
+        egress_rules: vec![
+            SecurityGroupRule {
+                protocol: "tcp".into(),
+                destinations: vec!["10.0.0.0/8".into(), "192.168.1.1-192.168.1.9".into()],
+                ports: vec![80, 443],
+                log: true,
+                annotations: vec!["asg".into()],
+                ..Default::default()
+            },
+            SecurityGroupRule {
+                protocol: "udp".into(),
+                destinations: vec!["8.8.8.8".into()],
+                port_range: Some(PortRange { start: 53, end: 54 }),
+                ..Default::default()
+            },
+            SecurityGroupRule {
+                protocol: "icmp".into(),
+                destinations: vec!["0.0.0.0/0".into()],
+                icmp_info: Some(IcmpInfo {
+                    icmp_type: 8,
+                    code: 0,
+                }),
+                ..Default::default()
+            },
+        ],
+        network: Some(Network {
+            properties: [("policy_group_id".to_string(), "app-guid".to_string())].into(),
+        }),
+        certificate_properties: Some(CertificateProperties {
+            organizational_unit: vec!["app:app-guid".into(), "space:s".into()],
+        }),
+        trusted_system_certificates_path: "/etc/cf-system-certificates".into(),
     }
 }
 
@@ -244,6 +276,38 @@ pub fn desired_lrp() -> DesiredLrp {
             path: "/etc/cf-service-bindings/db/password".into(),
             content: "s3cret".into(),
         }],
+        egress_rules: vec![
+            SecurityGroupRule {
+                protocol: "tcp".into(),
+                destinations: vec!["10.0.0.0/8".into(), "192.168.1.1-192.168.1.9".into()],
+                ports: vec![80, 443],
+                log: true,
+                annotations: vec!["asg".into()],
+                ..Default::default()
+            },
+            SecurityGroupRule {
+                protocol: "udp".into(),
+                destinations: vec!["8.8.8.8".into()],
+                port_range: Some(PortRange { start: 53, end: 54 }),
+                ..Default::default()
+            },
+            SecurityGroupRule {
+                protocol: "icmp".into(),
+                destinations: vec!["0.0.0.0/0".into()],
+                icmp_info: Some(IcmpInfo {
+                    icmp_type: 8,
+                    code: 0,
+                }),
+                ..Default::default()
+            },
+        ],
+        network: Some(Network {
+            properties: [("policy_group_id".to_string(), "app-guid".to_string())].into(),
+        }),
+        certificate_properties: Some(CertificateProperties {
+            organizational_unit: vec!["app:app-guid".into(), "space:s".into()],
+        }),
+        trusted_system_certificates_path: "/etc/cf-system-certificates".into(),
     }
 }
 
