@@ -35,6 +35,13 @@ pub struct CellArgs {
     /// The OCI runtime: runc or crun (default: crun where it can run, else runc).
     #[arg(long, env = "DIEGO_OCI_RUNTIME", value_parser = ["runc", "crun"])]
     pub oci_runtime: Option<String>,
+    /// Where Downloads with a cache_key are cached (default:
+    /// <data-dir>/cells/<cell-id>/download-cache).
+    #[arg(long, env = "DIEGO_DOWNLOAD_CACHE_DIR")]
+    pub download_cache_dir: Option<PathBuf>,
+    /// The download cache's size cap in bytes (Diego's 10 GiB); 0 turns it off.
+    #[arg(long, env = "DIEGO_DOWNLOAD_CACHE_MAX_BYTES", default_value_t = 10 << 30)]
+    pub download_cache_max_bytes: u64,
     /// Mutual TLS (all three or none): the PEM CA of the BBS and auctioneer,
     /// and this cell's certificate and key. The cell then reaches an
     /// `https://` --bbs with the certificate and serves its rep API over TLS.
@@ -57,6 +64,8 @@ pub async fn run(a: CellArgs) -> anyhow::Result<i32> {
         cfg.backend = diego_node::BackendKind::Fake;
     }
     cfg.oci_runtime = super::oci_runtime(a.oci_runtime.as_deref())?;
+    cfg.download_cache_dir = a.download_cache_dir.clone();
+    cfg.download_cache_max_bytes = a.download_cache_max_bytes;
     let paths = diego_tls::TlsPaths::from_flags(
         a.tls_ca_file.as_deref(),
         a.tls_cert_file.as_deref(),

@@ -39,6 +39,11 @@ pub struct UpArgs {
     /// The cells' OCI runtime: runc or crun (default: crun where it can run, else runc).
     #[arg(long, env = "DIEGO_OCI_RUNTIME", value_parser = ["runc", "crun"])]
     pub oci_runtime: Option<String>,
+    /// Each cell's download cache cap in bytes (in <data-dir>/cells/<id>/download-cache);
+    /// 1 GiB, below a production cell's 10 GiB: several cells share a dev box's disk.
+    /// 0 turns it off.
+    #[arg(long, env = "DIEGO_DOWNLOAD_CACHE_MAX_BYTES", default_value_t = 1 << 30)]
+    pub download_cache_max_bytes: u64,
     #[command(flatten)]
     pub scoring: super::bbs::ScorerArgs,
 }
@@ -110,6 +115,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<i32> {
             cfg.backend = BackendKind::Fake;
         }
         cfg.oci_runtime = super::oci_runtime(a.oci_runtime.as_deref())?;
+        cfg.download_cache_max_bytes = a.download_cache_max_bytes;
         let cell = match LocalCell::start(cfg).await {
             Ok(c) => c,
             Err(e) => {

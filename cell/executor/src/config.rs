@@ -1,5 +1,7 @@
 //! Executor configuration; defaults follow diego-release.
 
+use std::path::PathBuf;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Resources {
     pub memory_mb: u64,
@@ -31,6 +33,12 @@ pub struct ExecutorConfig {
     /// Lines kept per container for `logs()`.
     pub log_buffer_lines: usize,
     pub max_concurrent_downloads: usize,
+    /// Where Downloads with a `cache_key` keep their artifacts (ADR 0031);
+    /// `None` downloads everything uncached. The cell sets
+    /// `<state dir>/download-cache`.
+    pub download_cache_dir: Option<PathBuf>,
+    /// The cache's size cap; least recently used entries not in use go first.
+    pub download_cache_max_bytes: u64,
 }
 
 impl Default for ExecutorConfig {
@@ -52,6 +60,8 @@ impl Default for ExecutorConfig {
             max_log_lines_per_second: 1_000,
             log_buffer_lines: 1_000,
             max_concurrent_downloads: 5,
+            download_cache_dir: None,
+            download_cache_max_bytes: crate::download_cache::DEFAULT_MAX_BYTES,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum ExecutorError {
     Backend(String),
     #[error("file too large: {path} exceeds {max_bytes} bytes")]
     FileTooLarge { path: String, max_bytes: u64 },
+    #[error("download cache {path}: {reason}")]
+    DownloadCache { path: String, reason: String },
 }
 
 impl ExecutorError {

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod backend;
 pub mod config;
 pub mod container;
+pub mod download_cache;
 pub mod env;
 mod error;
 mod executor;
@@ -25,6 +26,7 @@ pub use container::{
     AllocationRequest, Container, ContainerEvent, ContainerEventKind, ContainerNet, ContainerState,
     Lifecycle, RunRequest, RunResult, MAX_RESULT_FILE_BYTES,
 };
+pub use download_cache::{CacheStats, DownloadCache};
 pub use error::ExecutorError;
 pub use executor::Executor;
 pub use health::{CheckTarget, HealthChecker, NativeHealthChecker};

@@ -63,6 +63,11 @@ pub struct CellConfig {
     /// The OCI runtime; `None` chooses (`$DIEGO_OCI_RUNTIME`, else crun
     /// where it can run, else runc; ADR 0025).
     pub oci_runtime: Option<diego_backend_oci::OciRuntime>,
+    /// Where Downloads with a `cache_key` are cached (ADR 0031); `None` =
+    /// `<state_dir>/download-cache`.
+    pub download_cache_dir: Option<PathBuf>,
+    /// The download cache's size cap in bytes; 0 turns the cache off.
+    pub download_cache_max_bytes: u64,
 }
 
 impl CellConfig {
@@ -83,6 +88,8 @@ impl CellConfig {
             wasm: true,
             healthcheck_wasm: std::env::var_os(HEALTHCHECK_WASM_ENV).map(PathBuf::from),
             oci_runtime: None,
+            download_cache_dir: None,
+            download_cache_max_bytes: diego_executor::download_cache::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -155,6 +162,7 @@ impl LocalCell {
                 }
             }
         }
+        let download_cache_dir = download_cache_dir(&cfg)?;
         let exec_cfg = ExecutorConfig {
             cell_id: cfg.cell_id.clone(),
             external_ip: "127.0.0.1".into(),
@@ -163,6 +171,8 @@ impl LocalCell {
                 disk_mb: cfg.disk_mb,
                 containers: cfg.containers,
             },
+            download_cache_dir,
+            download_cache_max_bytes: cfg.download_cache_max_bytes,
             ..ExecutorConfig::default()
         };
         let exec = match &wasm_backend {
@@ -264,6 +274,25 @@ impl LocalCell {
             tracing::warn!(error = %e, "cannot remove the cell network");
         }
     }
+}
+
+/// The download cache's directory, created here so a cell that cannot
+/// write it fails its start naming the path; `None` when the cache is off.
+fn download_cache_dir(cfg: &CellConfig) -> Result<Option<PathBuf>, NodeError> {
+    if cfg.download_cache_max_bytes == 0 {
+        return Ok(None);
+    }
+    let dir = cfg
+        .download_cache_dir
+        .clone()
+        .unwrap_or_else(|| cfg.state_dir.join("download-cache"));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        NodeError::Backend(format!(
+            "cannot create download cache {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(Some(dir))
 }
 
 /// The cell's health checker: the wasm healthcheck guest on the host when configured and

@@ -15,6 +15,7 @@ use crate::container::{
     AllocationRequest, Container, ContainerEvent, ContainerEventKind, ContainerNet, ContainerState,
     RunResult, MAX_FAILURE_REASON_BYTES,
 };
+use crate::download_cache::DownloadCache;
 use crate::health::{HealthChecker, NativeHealthChecker};
 use crate::logs::{LogLine, LogStore};
 use crate::ExecutorError;
@@ -41,6 +42,7 @@ pub(crate) struct Inner {
     events: broadcast::Sender<ContainerEvent>,
     http: reqwest::Client,
     downloads: Arc<Semaphore>,
+    download_cache: Option<Arc<DownloadCache>>,
 }
 
 /// Cheap to clone; every clone drives the same containers.
@@ -63,7 +65,15 @@ impl Executor {
         cfg: ExecutorConfig,
         health: Arc<dyn HealthChecker>,
     ) -> Self {
+        let download_cache = cfg.download_cache_dir.as_ref().and_then(|dir| {
+            // The cell checks the directory before it starts; a cache that still
+            // cannot open costs speed, not correctness: downloads run uncached.
+            DownloadCache::open(dir, cfg.download_cache_max_bytes)
+                .map_err(|e| tracing::error!(error = %e, "downloads run uncached"))
+                .ok()
+        });
         let inner = Arc::new(Inner {
+            download_cache,
             logs: Arc::new(LogStore::new(
                 cfg.log_buffer_lines,
                 cfg.max_log_lines_per_second,
@@ -82,6 +92,11 @@ impl Executor {
 
     pub fn config(&self) -> &ExecutorConfig {
         &self.inner.cfg
+    }
+
+    /// The download cache, when configured and open.
+    pub fn download_cache(&self) -> Option<&Arc<DownloadCache>> {
+        self.inner.download_cache.as_ref()
     }
 
     pub fn total(&self) -> Resources {

@@ -157,6 +157,7 @@ impl Executor {
             startup_first_retry_ms: inner.cfg.startup_first_retry_ms,
             http: inner.http.clone(),
             download_permits: inner.downloads.clone(),
+            download_cache: inner.download_cache.clone(),
             health: inner.health.clone(),
             target: CheckTarget {
                 guid: guid.to_string(),

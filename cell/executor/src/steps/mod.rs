@@ -23,6 +23,7 @@ use tokio::sync::{oneshot, Semaphore};
 pub use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, Stream};
+use crate::download_cache::DownloadCache;
 use crate::health::{CheckTarget, HealthChecker};
 
 pub use build::build;
@@ -99,6 +100,8 @@ pub struct StepCtx {
     pub startup_first_retry_ms: u64,
     pub http: reqwest::Client,
     pub download_permits: Arc<Semaphore>,
+    /// Downloads with a `cache_key` go through it; `None` = all uncached.
+    pub download_cache: Option<Arc<DownloadCache>>,
     pub health: Arc<dyn HealthChecker>,
     pub target: CheckTarget,
     pub set_routable: RoutableFn,
