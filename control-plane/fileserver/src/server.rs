@@ -106,7 +106,12 @@ async fn handle(
             Err(e) => Err(e),
         },
         (Method::GET | Method::HEAD, p) if p.starts_with("/blobs/") => {
-            send(&store, &p[7..], method == Method::HEAD).await
+            let if_none_match = req
+                .headers()
+                .get(hyper::header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            send(&store, &p[7..], method == Method::HEAD, if_none_match).await
         }
         (_, p) if p.starts_with("/blobs") => Ok(respond(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -156,25 +161,41 @@ async fn receive(
     Ok(response)
 }
 
+/// A blob never changes under its name, so a cell revalidating a cached
+/// copy (`If-None-Match` with the ETag it was given) gets a 304 and no body.
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
 async fn send(
     store: &BlobStore,
     name: &str,
     head: bool,
+    if_none_match: Option<String>,
 ) -> Result<Response<Full<Bytes>>, FileServerError> {
     let digest = Digest::parse(name)?;
+    let value = |s: String| {
+        hyper::header::HeaderValue::from_str(&s).expect("hex and digits are valid header values")
+    };
+    let etag = format!("\"{digest}\"");
+    if if_none_match.is_some_and(|v| etag_matches(&v, &etag)) && store.contains(&digest) {
+        let mut response = respond(StatusCode::NOT_MODIFIED, Vec::new());
+        response.headers_mut().insert("etag", value(etag));
+        return Ok(response);
+    }
     let bytes = store.read(&digest).await?;
     let size = bytes.len();
     let mut response = respond(StatusCode::OK, if head { Vec::new() } else { bytes });
     let headers = response.headers_mut();
-    let value = |s: String| {
-        hyper::header::HeaderValue::from_str(&s).expect("hex and digits are valid header values")
-    };
     headers.insert(
         "content-type",
         hyper::header::HeaderValue::from_static("application/octet-stream"),
     );
     headers.insert("x-checksum-sha256", value(digest.hex()));
-    headers.insert("etag", value(format!("\"{digest}\"")));
+    headers.insert("etag", value(etag));
     if head {
         headers.insert("content-length", value(size.to_string()));
     }

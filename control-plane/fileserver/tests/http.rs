@@ -126,3 +126,39 @@ async fn bad_requests_get_clear_errors_and_store_nothing() {
     assert!(left.is_empty(), "{left:?}");
     drop(fs.stop);
 }
+
+/// A cell revalidating its cached copy with the ETag it was given gets a
+/// 304 and no body; another tag, or a blob that is gone, gets the usual answer.
+#[tokio::test]
+async fn a_matching_if_none_match_gets_304_without_the_body() {
+    let fs = start(1 << 20).await;
+    let digest = client::upload(&fs.url, b"droplet v1".to_vec())
+        .await
+        .unwrap();
+    let get = |if_none_match: String| {
+        let url = fs.url.clone();
+        let path = format!("/blobs/{digest}");
+        tokio::task::spawn_blocking(move || {
+            let addr = url.strip_prefix("http://").unwrap().to_string();
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            let head = format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nIf-None-Match: {if_none_match}\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            let mut out = Vec::new();
+            stream.read_to_end(&mut out).unwrap();
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let etag = format!("\"{digest}\"");
+    let cached = get(etag.clone()).await.unwrap();
+    assert!(cached.starts_with("HTTP/1.1 304"), "{cached}");
+    assert!(cached.contains(&format!("etag: {etag}")), "{cached}");
+    assert!(!cached.contains("droplet v1"), "{cached}");
+    let listed = get(format!("\"sha256:other\", W/{etag}")).await.unwrap();
+    assert!(listed.starts_with("HTTP/1.1 304"), "{listed}");
+    let other = get("\"sha256:other\"".into()).await.unwrap();
+    assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+    assert!(other.ends_with("droplet v1"), "{other}");
+    drop(fs.stop);
+}

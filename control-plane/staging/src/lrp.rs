@@ -60,6 +60,9 @@ pub fn desired_lrp(
             "user": user,
             "checksum_algorithm": "sha256",
             "checksum_value": droplet.hex(),
+            // blobs are content-addressed: one cache entry per droplet
+            // version, so every instance after a cell's first skips the body
+            "cache_key": format!("droplet-{}", droplet.hex()),
         }},
         "action": {"run": {
             "path": launch.path,
@@ -131,6 +134,10 @@ mod tests {
         let json = serde_json::to_value(&lrp).unwrap();
         assert_eq!(json["setup"]["download"]["to"], "/home/vcap");
         assert_eq!(json["setup"]["download"]["checksum_value"], droplet.hex());
+        assert_eq!(
+            json["setup"]["download"]["cache_key"],
+            format!("droplet-{}", droplet.hex())
+        );
         assert_eq!(json["action"]["run"]["dir"], "/home/vcap/app");
         assert_eq!(
             json["check_definition"]["checks"][0]["http_check"]["port"],

@@ -31,7 +31,14 @@ pub fn staging_task(
     lifecycle: &Digest,
     memory_mb: i32,
 ) -> Result<Task, PushError> {
-    let download = |artifact: &str, digest: &Digest, to: &str| {
+    // The builder is the same blob for every push: the cell keeps it (one
+    // entry per digest); app bits change with every push and are not kept.
+    let download = |artifact: &str, digest: &Digest, to: &str, cached: bool| {
+        let cache_key = if cached {
+            format!("{artifact}-{}", digest.hex())
+        } else {
+            String::new()
+        };
         json!({"download": {
             "artifact": artifact,
             "from": client::blob_url(fileserver_url, digest),
@@ -39,6 +46,7 @@ pub fn staging_task(
             "user": "root",
             "checksum_algorithm": "sha256",
             "checksum_value": digest.hex(),
+            "cache_key": cache_key,
         }})
     };
     let task = json!({
@@ -48,8 +56,8 @@ pub fn staging_task(
         "memory_mb": memory_mb,
         "disk_mb": 1024,
         "action": {"serial": {"actions": [
-            download("app", app, APP_DIR),
-            download("builder", lifecycle, LIFECYCLE_DIR),
+            download("app", app, APP_DIR, false),
+            download("builder", lifecycle, LIFECYCLE_DIR, true),
             {"run": {
                 "path": format!("{LIFECYCLE_DIR}/builder.wasm"),
                 "args": [APP_DIR, DROPLET_DIR, DROPLET_TAR, RESULT_FILE],
