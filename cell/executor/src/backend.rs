@@ -22,6 +22,9 @@ pub struct ContainerSpec {
     pub env: Vec<diego_model::EnvVar>,
     pub privileged: bool,
     pub bind_mounts: Vec<BindMount>,
+    /// Allowed egress; empty = unrestricted (backends without network
+    /// isolation ignore it).
+    pub egress_rules: Vec<diego_model::SecurityGroupRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

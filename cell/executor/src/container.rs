@@ -115,6 +115,9 @@ pub struct RunRequest {
     /// Files every process of the container sees (service bindings),
     /// placed before the setup action runs.
     pub volume_mounted_files: Vec<diego_model::File>,
+    /// The work's egress rules; the OCI backend enforces them in the
+    /// container's network namespace.
+    pub egress_rules: Vec<diego_model::SecurityGroupRule>,
 }
 
 impl RunRequest {
@@ -137,6 +140,7 @@ impl RunRequest {
             sidecars: Vec::new(),
             log_rate_limit_bytes_per_second: None,
             volume_mounted_files: Vec::new(),
+            egress_rules: Vec::new(),
         }
     }
 }

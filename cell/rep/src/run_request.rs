@@ -34,6 +34,7 @@ pub(crate) fn for_lrp(d: &DesiredLrp, index: i32, instance_guid: &str) -> Option
     req.sidecars = d.sidecars.iter().filter_map(|s| s.action.clone()).collect();
     req.log_rate_limit_bytes_per_second = byte_limit(d.log_rate_limit_bytes_per_second);
     req.volume_mounted_files = d.volume_mounted_files.clone();
+    req.egress_rules = d.egress_rules.clone();
     Some(req)
 }
 
@@ -48,6 +49,7 @@ pub(crate) fn for_task(t: &Task) -> Option<RunRequest> {
     req.privileged = def.privileged;
     req.log_rate_limit_bytes_per_second = byte_limit(def.log_rate_limit_bytes_per_second);
     req.volume_mounted_files = def.volume_mounted_files.clone();
+    req.egress_rules = def.egress_rules.clone();
     Some(req)
 }
 

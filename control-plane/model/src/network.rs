@@ -2,9 +2,9 @@
 //! (application security groups), network properties for the policy
 //! plugins, and the properties of its instance identity certificate
 //! (spec §3.2). The BBS stores and returns them as given; validation
-//! follows the original's `SecurityGroupRule.Validate`. The cells do not
-//! enforce egress rules yet: a container's egress is what its network
-//! namespace and the host allow.
+//! follows the original's `SecurityGroupRule.Validate`. OCI cells enforce
+//! egress rules in each container's network namespace (ADR 0032); the wasm
+//! backend does not.
 
 use std::collections::BTreeMap;
 

@@ -37,6 +37,8 @@ pub enum OciError {
     NotFound(String),
     #[error("file too large: {path} exceeds {max_bytes} bytes")]
     FileTooLarge { path: String, max_bytes: u64 },
+    #[error("cannot apply egress rules: {0}")]
+    Egress(String),
 }
 
 impl OciError {

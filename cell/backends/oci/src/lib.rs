@@ -7,6 +7,7 @@
 
 mod bundle;
 mod cmd;
+mod egress;
 mod error;
 mod files;
 mod net;
@@ -299,6 +300,9 @@ impl OciBackend {
                 !state.ports.is_empty() && state.portmap_backend == PortmapBackend::Nftables;
         }
         self.cfg.net.create_netns(&state).await?;
+        // before the init or any Run action exists, so nothing ever runs unrestricted
+        egress::apply(&state.netns, &spec.egress_rules).await?;
+        sw.mark("egress rules");
         let config = bundle::config(spec, &self.cfg.cell_id, &net::netns_path(&state.netns));
         std::fs::write(
             dir.join("config.json"),

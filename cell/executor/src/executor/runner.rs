@@ -44,6 +44,7 @@ impl Executor {
             env: req.env.clone(),
             privileged: req.privileged,
             bind_mounts: req.bind_mounts.clone(),
+            egress_rules: req.egress_rules.clone(),
         };
         let info = match inner.backend.create(spec).await {
             Ok(info) => info,
