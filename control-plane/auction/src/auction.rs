@@ -4,10 +4,10 @@ use crate::error::PlacementError;
 use crate::explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 use crate::filter::{Compat, Constraint};
 use crate::hash::FxHashMap;
-use crate::round::{CellScore, ScoreColumns, ScoreRound};
+use crate::round::{CellScore, Pick, ScoreColumns, ScoreRound};
 use crate::score::{CellView, ScoreParts, Scorer, WorkView};
 use crate::types::{AuctionConfig, LrpStart, Resources, TaskStart};
-use crate::walk::{shortfall, Best};
+use crate::walk::{shortfall, Best, Candidates};
 use crate::zones::{order_zones, Layout, ProcessCounts};
 
 /// The mutable part of a cell during a batch, packed together for the scoring loop.
@@ -27,7 +27,7 @@ pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
     pub(crate) cells: Vec<CellRt>,
     processes: ProcessCounts<'w>,
     compat_ids: FxHashMap<String, usize>,
-    compat: Vec<Compat>,
+    pub(crate) compat: Vec<Compat>,
     key_buf: String,
     /// Dense per-cell scratch: instances of the current work's process on each cell. Filled
     /// from the sparse per-process list before a placement and zeroed after it.
@@ -40,10 +40,26 @@ pub(crate) struct Auction<'a, 'w, 'c, S: Scorer + ?Sized> {
     pub(crate) round: Option<Box<dyn ScoreRound + 'c>>,
     /// Round mode without explanations: the round is asked to pick winners first (ADR 0026).
     pub(crate) picking: bool,
+    /// Picking rounds are first asked to place batches of works (ADR 0029); off once a round
+    /// does not, or once a pick was refused.
+    pub(crate) batching: bool,
+    /// The current batch's picks not used yet, in work order: each with its work's
+    /// compatibility entry and its index in the batch.
+    pub(crate) queue: std::collections::VecDeque<Queued>,
     pub(crate) batch: BatchScratch,
     /// The views of a batch call's candidates, kept to reuse the allocation.
     pub(crate) views: Vec<CellView<'a>>,
     pub decisions: Vec<Decision>,
+}
+
+/// A batch pick waiting for its work (ADR 0029).
+#[derive(Clone, Copy)]
+pub(crate) struct Queued {
+    pub(crate) pick: Pick,
+    /// The work's entry in `Auction::compat` (its candidate set).
+    pub(crate) compat: usize,
+    /// The work's index in its batch (what a composite round's `terms` is asked for).
+    pub(crate) index: u32,
 }
 
 /// Dense per-cell results of the current placement's batch call (round mode only).
@@ -99,6 +115,8 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         };
         Self {
             picking: round.is_some() && !config.explain,
+            batching: round.is_some() && !config.explain,
+            queue: std::collections::VecDeque::new(),
             round,
             batch,
             views: Vec::new(),
@@ -139,13 +157,27 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         self.layout.cells[id as usize].cell_id.as_str()
     }
 
-    fn inflight_limit_reached(&self) -> bool {
+    pub(crate) fn inflight_limit_reached(&self) -> bool {
         let maximum = self.config.starting_container_count_maximum;
         maximum > 0 && self.inflight >= i64::from(maximum)
     }
 
+    /// Placements left before the in-flight limit; `u32::MAX` without a limit.
+    pub(crate) fn inflight_budget(&self) -> u32 {
+        let maximum = self.config.starting_container_count_maximum;
+        if maximum <= 0 {
+            return u32::MAX;
+        }
+        (i64::from(maximum) - self.inflight).clamp(0, i64::from(u32::MAX)) as u32
+    }
+
     /// Index of the compatibility entry for a constraint signature, built on first use.
-    fn compat_index(&mut self, rootfs: &str, drivers: &[String], tags: &[String]) -> usize {
+    pub(crate) fn compat_index(
+        &mut self,
+        rootfs: &str,
+        drivers: &[String],
+        tags: &[String],
+    ) -> usize {
         // NUL and SOH cannot occur in guids' constraint strings that matter, and even if they
         // did the only effect would be two signatures sharing a key with identical constraints.
         self.key_buf.clear();
@@ -231,7 +263,24 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         self.inflight += 1;
     }
 
-    pub fn place_lrp(&mut self, lrp: &LrpStart) -> Result<u32, PlacementError> {
+    /// Places `order[at]`, the auction's works being `order`. A round that places batches
+    /// (ADR 0029) is sent the next batch of `order[at..]` when the previous one is used up.
+    pub fn place(&mut self, order: &[WorkView<'_>], at: usize) -> Result<u32, PlacementError> {
+        if self.batching && self.queue.is_empty() {
+            self.fetch_batch(&order[at..]);
+        }
+        let queued = if self.batching {
+            self.queue.pop_front()
+        } else {
+            None
+        };
+        match order[at] {
+            WorkView::Lrp(lrp) => self.place_lrp(lrp, queued),
+            WorkView::Task(task) => self.place_task(task, queued),
+        }
+    }
+
+    fn place_lrp(&mut self, lrp: &LrpStart, queued: Option<Queued>) -> Result<u32, PlacementError> {
         let work_id = WorkId::Lrp {
             process_guid: lrp.process_guid.clone(),
             index: lrp.index,
@@ -245,7 +294,10 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
                 Vec::new(),
             );
         }
-        let compat = self.compat_index(&lrp.rootfs, &lrp.volume_drivers, &lrp.placement_tags);
+        let compat = match queued {
+            Some(queued) => queued.compat,
+            None => self.compat_index(&lrp.rootfs, &lrp.volume_drivers, &lrp.placement_tags),
+        };
         let mut verdicts = if self.config.explain {
             self.filtered_verdicts(compat)
         } else {
@@ -257,6 +309,7 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         tally.filtered_placement_tags = entry.filtered_placement_tags;
         if entry.all.is_empty() {
             let error = entry.mismatch_error(&lrp.placement_tags);
+            self.refuse_if_placed(queued);
             return self.record(work_id, Err(error), tally, verdicts);
         }
 
@@ -280,7 +333,20 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         // The current group's winner was picked by the round (ADR 0026), not scored here.
         let mut picked = false;
         self.batch.picked = None;
-        for (position, &(count, zone)) in zone_order.iter().enumerate() {
+        // A batch pick (ADR 0029), checked over the walk; refused, the walk below scores.
+        let from_batch = queued.and_then(|queued| {
+            let candidates = Candidates::Zones(&zone_order);
+            self.take_batch_pick(queued, compat, candidates, &work, &mut best, &mut tally)
+        });
+        if let Some(zones_walked) = from_batch {
+            walked = zones_walked;
+        }
+        let walk = if from_batch.is_some() {
+            &zone_order[..0]
+        } else {
+            &zone_order[..]
+        };
+        for (position, &(count, zone)) in walk.iter().enumerate() {
             if self.round.is_some() && position >= group_end {
                 group_end = position
                     + zone_order[position..]
@@ -324,12 +390,15 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
                 }));
             }
         }
+        self.zone_order = zone_order;
+
+        // The winner's parts before the process's counts are cleared: a native scorer scores
+        // the winner again, and its same-process term must see them.
+        let won = self.winner(&best, &work);
         for &(cell, _) in self.processes.cell_counts(process) {
             self.same_process[cell as usize] = 0;
         }
-        self.zone_order = zone_order;
-
-        let (winner, parts) = match self.winner(&best, &work) {
+        let (winner, parts) = match won {
             Ok(won) => won,
             Err(error) => return self.record(work_id, Err(error), tally, verdicts),
         };
@@ -339,7 +408,11 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         self.record(work_id, Ok((winner, parts)), tally, verdicts)
     }
 
-    pub fn place_task(&mut self, task: &TaskStart) -> Result<u32, PlacementError> {
+    fn place_task(
+        &mut self,
+        task: &TaskStart,
+        queued: Option<Queued>,
+    ) -> Result<u32, PlacementError> {
         let work_id = WorkId::Task {
             task_guid: task.task_guid.clone(),
         };
@@ -352,7 +425,10 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
                 Vec::new(),
             );
         }
-        let compat = self.compat_index(&task.rootfs, &task.volume_drivers, &task.placement_tags);
+        let compat = match queued {
+            Some(queued) => queued.compat,
+            None => self.compat_index(&task.rootfs, &task.volume_drivers, &task.placement_tags),
+        };
         let mut verdicts = if self.config.explain {
             self.filtered_verdicts(compat)
         } else {
@@ -364,6 +440,7 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         tally.filtered_placement_tags = entry.filtered_placement_tags;
         if entry.all.is_empty() {
             let error = entry.mismatch_error(&task.placement_tags);
+            self.refuse_if_placed(queued);
             return self.record(work_id, Err(error), tally, verdicts);
         }
         // Tasks ignore zones: every compatible cell competes on score.
@@ -371,7 +448,13 @@ impl<'a, 'w, 'c, S: Scorer + ?Sized> Auction<'a, 'w, 'c, S> {
         let work = WorkView::Task(task);
         let mut picked = false;
         self.batch.picked = None;
-        if self.round.is_some() {
+        let from_batch = queued.and_then(|queued| {
+            let candidates = Candidates::All;
+            self.take_batch_pick(queued, compat, candidates, &work, &mut best, &mut tally)
+        });
+        if from_batch.is_some() {
+            picked = true;
+        } else if self.round.is_some() {
             let mut candidates = std::mem::take(&mut self.batch.candidates);
             candidates.clear();
             candidates.extend_from_slice(&self.compat[compat].all);

@@ -23,7 +23,8 @@ pub use explain::{CellVerdict, Decision, Outcome, Tally, Verdict, WorkId};
 pub use filter::{check_constraints, placement_tags_match, volume_drivers_match, Constraint};
 pub use rootfs::{parse_rootfs, rootfs_matches, RootfsUrl};
 pub use round::{
-    open_round, CellScore, PerCellRound, Pick, ScoreColumns, ScoreRound, PART_COLUMNS,
+    open_round, BatchWork, CandidateSet, CellScore, PerCellRound, Pick, ScoreColumns, ScoreRound,
+    PART_COLUMNS,
 };
 pub use schedule::{schedule, schedule_default, CellAssignment, Plan};
 pub use score::{

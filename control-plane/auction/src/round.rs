@@ -118,13 +118,28 @@ impl ScoreColumns {
 /// A round's own pick for one placement ([`ScoreRound::pick`], ADR 0026).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Pick {
-    /// Position of the winner in the candidates passed to `pick`; `None`: no candidate won.
+    /// Position of the winner in the candidates passed to `pick` (for `place_batch`: the
+    /// winner's position in the round); `None`: no candidate won.
     pub winner: Option<u32>,
     /// The winner's terms (unused without a winner).
     pub parts: ScoreParts,
     /// Candidates with room that the scorer refused or scored `+inf`.
     pub rejected: u32,
 }
+
+/// One work of a batch a round places itself ([`ScoreRound::place_batch`], ADR 0029): the
+/// work and the index of its candidate set (its compatible cells by zone) in the `sets`
+/// passed with the batch.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchWork<'w> {
+    pub work: WorkView<'w>,
+    pub set: u32,
+}
+
+/// A candidate set of [`ScoreRound::place_batch`]: the cells compatible with one constraint
+/// signature, by zone: `(zone, cells)`, zones in the auction's zone order (ascending zone id),
+/// each zone's cells by ascending position in the round.
+pub type CandidateSet<'s> = &'s [(u32, Vec<u32>)];
 
 /// A scorer's state for one auction (one `schedule` call), opened by [`Scorer::open_round`]
 /// with every participating cell. `ids[i]` is the position of `cells[i]` in that list, so a
@@ -182,6 +197,29 @@ pub trait ScoreRound {
     /// explanations, or for none.
     fn pick(&mut self, _work: &WorkView<'_>, _candidates: &[u32]) -> Option<Pick> {
         None
+    }
+
+    /// Rounds that keep the auction's loads and walk it themselves place a batch of works in
+    /// one call (ADR 0029): for each work in order, on the round's own loads, the walk the
+    /// auction does (an LRP's zones of `sets[set]` ordered by the process's instances, stable,
+    /// groups of tied zones, the first group with a winner ends the walk; a task over every
+    /// cell of the set, by ascending position), the strict minimum below 1e20 among the
+    /// candidates with room wins, and the work is reserved on it. Once `budget` works were
+    /// placed (the in-flight limit) the rest get no winner. Appends one [`Pick`] per work to
+    /// `out`, its `winner` a cell position in the round (not in a group) and `rejected`
+    /// counting over every group walked, and returns `true`. The auction checks each pick as it
+    /// reaches that work (a compatible cell with room, a total below 1e20, rejections that add
+    /// up over the groups it walks) and calls `refuse_pick` at the first bad one. `sets` only
+    /// grows during an auction (indices are stable). `false` (the default): the round does not
+    /// place batches; the auction asks `pick` per placement.
+    fn place_batch(
+        &mut self,
+        _works: &[BatchWork<'_>],
+        _sets: &[CandidateSet<'_>],
+        _budget: u32,
+        _out: &mut Vec<Pick>,
+    ) -> bool {
+        false
     }
 
     /// The auction refused the last pick (`reason` says why): the round has failed, must

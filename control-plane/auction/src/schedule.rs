@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::auction::Auction;
 use crate::error::PlacementError;
 use crate::explain::{Decision, Outcome, Tally, WorkId};
-use crate::score::{DiegoScorer, Scorer};
+use crate::score::{DiegoScorer, Scorer, WorkView};
 use crate::types::{AuctionConfig, CellState, LrpStart, TaskStart};
 use crate::zones::Layout;
 
@@ -111,17 +111,22 @@ fn run<S: Scorer + ?Sized>(
     let prefix_len = lrps.iter().position(|lrp| lrp.index > 0).unwrap_or(0);
 
     let mut auction = Auction::new(layout, &lrps, config, scorer);
-    let mut lrp_results = Vec::with_capacity(lrps.len());
-    let mut task_results = Vec::with_capacity(tasks.len());
-    for lrp in &lrps[..prefix_len] {
-        lrp_results.push(auction.place_lrp(lrp));
-    }
-    for task in &tasks {
-        task_results.push(auction.place_task(task));
-    }
-    for lrp in &lrps[prefix_len..] {
-        lrp_results.push(auction.place_lrp(lrp));
-    }
+    // The placement order, whole: a round that places batches is sent the works ahead.
+    let order: Vec<WorkView<'_>> = lrps[..prefix_len]
+        .iter()
+        .map(WorkView::Lrp)
+        .chain(tasks.iter().map(WorkView::Task))
+        .chain(lrps[prefix_len..].iter().map(WorkView::Lrp))
+        .collect();
+    let mut results: Vec<_> = (0..order.len())
+        .map(|at| auction.place(&order, at))
+        .collect();
+    drop(order);
+    // Back to the input's split: the prefix's results, then the tasks', then the rest's.
+    let rest: Vec<_> = results.split_off(prefix_len + tasks.len());
+    let task_results = results.split_off(prefix_len);
+    let mut lrp_results = results;
+    lrp_results.extend(rest);
 
     let (decisions, scorer_failures, cell_ids) = auction.finish();
     let mut per_cell: Vec<CellAssignment> = vec![CellAssignment::default(); cell_ids.len()];

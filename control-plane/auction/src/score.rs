@@ -2,7 +2,9 @@
 //! operations in the same order on `f64`); plugins (e.g. WASM scorers) implement `Scorer` and
 //! either replace it or join it in a weighted `CompositeScorer`.
 
-use crate::round::{CellScore, Pick, ScoreColumns, ScoreRound, PART_COLUMNS};
+use crate::round::{
+    BatchWork, CandidateSet, CellScore, Pick, ScoreColumns, ScoreRound, PART_COLUMNS,
+};
 use crate::types::{AuctionConfig, CellState, LrpStart, Resources, TaskStart};
 
 /// Diego's `LocalityOffset`: the penalty per co-located instance (same process, or any task).
@@ -486,6 +488,41 @@ impl ScoreRound for CompositeRound<'_> {
             },
             ..pick
         })
+    }
+
+    /// The same lone plugin at weight 1 places batches (ADR 0029) for the same reason; the
+    /// winners' parts go to `plugin`, and each work's total is kept by its index in the batch
+    /// (what `terms` is asked for).
+    fn place_batch(
+        &mut self,
+        works: &[BatchWork<'_>],
+        sets: &[CandidateSet<'_>],
+        budget: u32,
+        out: &mut Vec<Pick>,
+    ) -> bool {
+        let [member] = self.members.as_mut_slice() else {
+            return false;
+        };
+        if member.diego || member.weight != 1.0 {
+            return false;
+        }
+        let start = out.len();
+        if !member.round.place_batch(works, sets, budget, out) {
+            return false;
+        }
+        member.totals.clear();
+        for pick in &mut out[start..] {
+            let total = member.weight * pick.parts.total();
+            member.totals.push(match pick.winner {
+                Some(_) => total,
+                None => f64::INFINITY,
+            });
+            pick.parts = ScoreParts {
+                plugin: total,
+                ..ScoreParts::default()
+            };
+        }
+        true
     }
 
     fn refuse_pick(&mut self, reason: String) {

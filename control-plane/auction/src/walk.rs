@@ -1,14 +1,46 @@
 //! The scoring walk over candidate cells: the scheduler's hot loop.
 
-use crate::auction::Auction;
+use crate::auction::{Auction, Queued};
 use crate::error::{PlacementError, ResourceProblems};
 use crate::explain::{CellVerdict, Tally, Verdict};
-use crate::round::CellScore;
+use crate::round::{BatchWork, CandidateSet, CellScore, Pick};
 use crate::score::{CellView, ScoreParts, Scorer, WorkView};
 use crate::types::Resources;
 
 /// Diego's initial "best" score: a cell must score below this to win.
 const NO_WINNER_SCORE: f64 = 1e20;
+
+/// Works per `place_batch` call (ADR 0029): each call runs under one fuel and deadline
+/// allowance, so a batch must stay well inside it (2,000 works on 100 cells are about
+/// 130,000 candidates scored); a handful of calls per auction costs nothing next to that.
+const BATCH_WORKS: usize = 256;
+
+/// The candidates a batch pick is checked over: an LRP's zones in the walk's order
+/// (`(instances, index into the entry's zones)`), or a task's every compatible cell.
+#[derive(Clone, Copy)]
+pub(crate) enum Candidates<'z> {
+    Zones(&'z [(u32, usize)]),
+    All,
+}
+
+/// What the auction's walk found behind a batch pick it accepts.
+struct CheckedPick {
+    winner: Option<(u32, f64)>,
+    /// Candidates with room over the groups walked (all of a task's).
+    fitting: u32,
+    insufficient: u32,
+    problems: ResourceProblems,
+    /// Zones walked (an LRP's), for the zone skips.
+    zones_walked: usize,
+}
+
+/// The constraint strings of a work.
+fn constraints<'w>(work: &WorkView<'w>) -> (&'w str, &'w [String], &'w [String]) {
+    match *work {
+        WorkView::Lrp(lrp) => (&lrp.rootfs, &lrp.volume_drivers, &lrp.placement_tags),
+        WorkView::Task(task) => (&task.rootfs, &task.volume_drivers, &task.placement_tags),
+    }
+}
 
 /// The running minimum of a placement's scoring walk.
 pub(crate) struct Best {
@@ -194,6 +226,219 @@ impl<'a, S: Scorer + ?Sized> Auction<'a, '_, '_, S> {
 }
 
 impl<S: Scorer + ?Sized> Auction<'_, '_, '_, S> {
+    /// Batch mode (ADR 0029): sends the round the next batch of `upcoming` with the candidate
+    /// set of each work, and queues the picks. A round that does not place batches (or failed)
+    /// ends batch mode; a wrong number of picks is refused.
+    pub(crate) fn fetch_batch(&mut self, upcoming: &[WorkView<'_>]) {
+        let n = upcoming.len().min(BATCH_WORKS);
+        let mut works = Vec::with_capacity(n);
+        for work in &upcoming[..n] {
+            let (rootfs, drivers, tags) = constraints(work);
+            let set = self.compat_index(rootfs, drivers, tags) as u32;
+            works.push(BatchWork { work: *work, set });
+        }
+        let budget = self.inflight_budget();
+        let sets: Vec<CandidateSet<'_>> = self.compat.iter().map(|c| c.zones.as_slice()).collect();
+        let mut picks = Vec::with_capacity(n);
+        let Some(round) = self.round.as_mut() else {
+            self.batching = false;
+            return;
+        };
+        if !round.place_batch(&works, &sets, budget, &mut picks) {
+            self.batching = false;
+            return;
+        }
+        if picks.len() != n {
+            round.refuse_pick(format!("{} picks for a batch of {n} works", picks.len()));
+            self.batching = false;
+            self.picking = false;
+            return;
+        }
+        let queued = picks.into_iter().zip(&works).enumerate();
+        self.queue
+            .extend(queued.map(|(index, (pick, work))| Queued {
+                pick,
+                compat: work.set as usize,
+                index: index as u32,
+            }));
+    }
+
+    /// Refuses the batch pick of a work the auction places nowhere (no compatible cell):
+    /// a round that placed it would go on from loads the auction does not have.
+    pub(crate) fn refuse_if_placed(&mut self, queued: Option<Queued>) {
+        if let Some(Queued {
+            pick: Pick {
+                winner: Some(id), ..
+            },
+            ..
+        }) = queued
+        {
+            let reason = format!("picked cell position {id} for a work no cell is compatible with");
+            self.refuse_batch(reason);
+        }
+    }
+
+    /// Fails the round with `reason` and ends batch and pick mode.
+    fn refuse_batch(&mut self, reason: String) {
+        if let Some(round) = self.round.as_mut() {
+            round.refuse_pick(reason);
+        }
+        self.batching = false;
+        self.picking = false;
+        self.queue.clear();
+    }
+
+    /// Batch mode (ADR 0029): checks the round's pick for this work against the auction's own
+    /// walk over `candidates` (an LRP's zone groups, or a task's cells) without scoring: the
+    /// winner must be a compatible cell with room and a total that is a number below Diego's
+    /// no-winner score and not `-inf`; every candidate with room in the groups walked before
+    /// the winner's must have been rejected, and not every one of its own group (with no
+    /// winner: every candidate with room). The tally is counted here, as the walk would.
+    /// Returns the zones walked (for the zone skips); `None` when the pick was refused (the
+    /// round has failed; `best` and `tally` are untouched and the caller walks with the
+    /// fallback).
+    pub(crate) fn take_batch_pick(
+        &mut self,
+        queued: Queued,
+        compat: usize,
+        candidates: Candidates<'_>,
+        work: &WorkView<'_>,
+        best: &mut Best,
+        tally: &mut Tally,
+    ) -> Option<usize> {
+        match self.check_batch_pick(queued.pick, compat, candidates, work, best.problems) {
+            Ok(checked) => {
+                tally.insufficient += checked.insufficient;
+                tally.rejected += queued.pick.rejected;
+                tally.scored += checked.fitting - queued.pick.rejected;
+                best.problems = checked.problems;
+                if let Some((id, total)) = checked.winner {
+                    best.total = total;
+                    best.id = Some(id);
+                    self.batch.position[id as usize] = queued.index;
+                    self.batch.picked = Some((id, queued.pick.parts));
+                }
+                Some(checked.zones_walked)
+            }
+            Err(reason) => {
+                self.refuse_batch(reason);
+                None
+            }
+        }
+    }
+
+    fn check_batch_pick(
+        &self,
+        pick: Pick,
+        compat: usize,
+        candidates: Candidates<'_>,
+        work: &WorkView<'_>,
+        problems: ResourceProblems,
+    ) -> Result<CheckedPick, String> {
+        let (memory_mb, disk_mb) = (work.memory_mb(), work.disk_mb());
+        let entry = &self.compat[compat];
+        let winner = match pick.winner {
+            None => None,
+            Some(id) => {
+                let Some(cell) = self.cells.get(id as usize) else {
+                    return Err(format!(
+                        "picked cell position {id} of {} cells",
+                        self.cells.len()
+                    ));
+                };
+                let name = &self.layout.cells[id as usize].cell_id;
+                let total = pick.parts.total();
+                if entry.failures[id as usize].is_some() {
+                    return Err(format!(
+                        "picked cell {name}, which is not compatible with the work"
+                    ));
+                }
+                if !shortfall(cell.available, memory_mb, disk_mb).is_empty() {
+                    return Err(format!(
+                        "picked cell {name}, which has no room for the work"
+                    ));
+                }
+                if total.is_nan() || total >= NO_WINNER_SCORE {
+                    return Err(format!("picked cell {name} with total {total}"));
+                }
+                if total == f64::NEG_INFINITY {
+                    return Err(format!("picked cell {name} with total -inf"));
+                }
+                Some((id, total))
+            }
+        };
+        let mut checked = CheckedPick {
+            winner,
+            fitting: 0,
+            insufficient: 0,
+            problems,
+            zones_walked: 0,
+        };
+        // The room check of every candidate walked, without a branch per candidate (this is
+        // the whole of the auction's own walk in batch mode).
+        let count = |ids: &[u32], checked: &mut CheckedPick| {
+            let (mut fitting, mut problems) = (0, checked.problems);
+            for &id in ids {
+                let short = shortfall(self.cells[id as usize].available, memory_mb, disk_mb);
+                let fits = short.is_empty();
+                fitting += u32::from(fits);
+                problems = problems.intersection(if fits { ResourceProblems::ALL } else { short });
+            }
+            checked.fitting += fitting;
+            checked.insufficient += ids.len() as u32 - fitting;
+            checked.problems = problems;
+        };
+        // Candidates with room before the winner's group, and up to its end.
+        let (before, found) = match candidates {
+            Candidates::All => {
+                count(&entry.all, &mut checked);
+                (0, winner.is_some())
+            }
+            Candidates::Zones(zone_order) => {
+                let winner_zone = winner.map(|(id, _)| self.cells[id as usize].zone);
+                let (mut position, mut before, mut found) = (0, 0, false);
+                while position < zone_order.len() {
+                    let tied = zone_order[position].0;
+                    let end = position
+                        + zone_order[position..]
+                            .iter()
+                            .take_while(|z| z.0 == tied)
+                            .count();
+                    before = checked.fitting;
+                    for &(_, zone) in &zone_order[position..end] {
+                        let (id, cells) = &entry.zones[zone];
+                        found |= winner_zone == Some(*id);
+                        count(cells, &mut checked);
+                    }
+                    position = end;
+                    if found {
+                        break;
+                    }
+                }
+                checked.zones_walked = position;
+                (before, found)
+            }
+        };
+        let rejected = pick.rejected;
+        if winner.is_some() && !found {
+            return Err("picked a cell outside the work's zones".to_owned());
+        }
+        if winner.is_none() && rejected != checked.fitting {
+            return Err(format!(
+                "no winner among {} candidates with room, but {rejected} rejected",
+                checked.fitting
+            ));
+        }
+        if winner.is_some() && (rejected < before || rejected >= checked.fitting) {
+            return Err(format!(
+                "picked a winner after {before} candidates with room in earlier zones and \
+                 among {} in its own, but {rejected} rejected",
+                checked.fitting - before
+            ));
+        }
+        Ok(checked)
+    }
+
     /// Pick mode (ADR 0026): the round picks the winner among `candidates` (the compatible
     /// cells of one placement or group of tied zones, in walk order) on its own loads. The
     /// pick is checked against the auction's state, which stays the authority: the winner

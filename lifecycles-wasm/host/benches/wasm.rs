@@ -22,6 +22,9 @@ const LRPS: usize = 2_000;
 const FLOOR_GUEST: &str = "misbehave_scorer_v3";
 /// A 0.4 scorer that computes nothing: it picks the first candidate with room.
 const FLOOR_GUEST_V4: &str = "misbehave_scorer_v4";
+/// A 0.5 scorer that computes nothing: the SDK's walk over a scorer whose every total is 1
+/// (the first candidate with room in the walk's order wins).
+const FLOOR_GUEST_V5: &str = "misbehave_scorer_v5";
 
 /// CPU time of the calling thread: on a VM shared with other builds, the time a run was
 /// descheduled is most of the noise in its wall time, and this leaves it out.
@@ -143,7 +146,7 @@ fn bench_scorer(guest: &str, consume_fuel: bool) {
     let native = DiegoScorer::from_config(&config);
     // The floor: a 0.3 guest that computes nothing (every cell scores 1), so only the ABI,
     // the calls and the host's side remain. Its plan differs (all ties): not compared.
-    let floor = guest == FLOOR_GUEST || guest == FLOOR_GUEST_V4;
+    let floor = [FLOOR_GUEST, FLOOR_GUEST_V4, FLOOR_GUEST_V5].contains(&guest);
     let params = if floor {
         vec![("mode".to_owned(), 0.0)]
     } else {
@@ -176,11 +179,12 @@ fn bench_scorer(guest: &str, consume_fuel: bool) {
     let ratio = |wasm: Duration, native: Duration| wasm.as_secs_f64() / native.as_secs_f64();
     println!(
         "auction {CELLS} cells x {LRPS} lrps (best of {runs}), wasm {guest} \
-         diego:placement@{} rounds ({} guest picks per auction), {limits}: wall native \
-         {native_time:?} wasm {wasm_time:?} ({:.2}x); thread cpu native {native_cpu:?} wasm \
-         {wasm_cpu:?} ({:.2}x)",
+         diego:placement@{} rounds ({} guest picks, {} batch calls per auction), {limits}: wall \
+         native {native_time:?} wasm {wasm_time:?} ({:.2}x); thread cpu native {native_cpu:?} \
+         wasm {wasm_cpu:?} ({:.2}x)",
         wasm.abi_version(),
         wasm.pick_count() / runs as u64,
+        wasm.batch_count() / runs as u64,
         ratio(wasm_time, native_time),
         ratio(wasm_cpu, native_cpu),
     );
@@ -266,12 +270,12 @@ fn bench_scorer(guest: &str, consume_fuel: bool) {
     );
 }
 
-/// `cargo bench -p diego-wasm-host --bench wasm [-- healthcheck|scorer|scorer-v4|scorer-v3|
-/// scorer-v2|scorer-floor|scorer-epoch|scorer-floor-epoch]`: everything but the floors and
-/// the epoch-only variants by default; `scorer` is the default scorer on 0.4.0 (it picks,
-/// ADR 0026), 0.3.0 and 0.2.0 on the default host (fuel and epoch), `scorer-floor` the 0.4
-/// and 0.3 guests that compute nothing, `scorer-epoch` the 0.4 scorer on a host without fuel
-/// metering (ADR 0020).
+/// `cargo bench -p diego-wasm-host --bench wasm [-- healthcheck|scorer|scorer-v5|scorer-v4|
+/// scorer-v3|scorer-v2|scorer-floor|scorer-epoch|scorer-floor-epoch]`: everything but the
+/// floors and the epoch-only variants by default; `scorer` is the default scorer on 0.5.0
+/// (it places batches, ADR 0029), 0.4.0 (it picks, ADR 0026), 0.3.0 and 0.2.0 on the default
+/// host (fuel and epoch), `scorer-floor` the 0.5, 0.4 and 0.3 guests that compute nothing,
+/// `scorer-epoch` the 0.5 scorer on a host without fuel metering (ADR 0020).
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -283,15 +287,19 @@ fn main() {
         bench_healthcheck(CheckKind::Tcp, port);
         bench_healthcheck(CheckKind::Http, port);
     }
-    // The current ABI (0.3.0, through the SDK), then the same scorer on 0.2.0.
+    // The current ABI (0.5.0, through the SDK), then the same scorer on older versions.
     let asked = |part: &str| only.iter().any(|o| o == part);
-    if wanted("scorer") || wanted("scorer-v4") {
+    if wanted("scorer") || wanted("scorer-v5") {
         bench_scorer("diego_scorer", true);
+    }
+    if wanted("scorer") || wanted("scorer-v4") {
+        bench_scorer("diego_scorer_v4", true);
     }
     if asked("scorer-epoch") {
         bench_scorer("diego_scorer", false);
     }
     if asked("scorer-floor") {
+        bench_scorer(FLOOR_GUEST_V5, true);
         bench_scorer(FLOOR_GUEST_V4, true);
         bench_scorer(FLOOR_GUEST, true);
     }

@@ -1,8 +1,10 @@
 //! The `diego:placement/scorer` world, typed, and its adapter to `diego_auction::Scorer`.
 //!
-//! Four ABI versions are bound (the versioning rule): `0.4.0` adds to 0.3's rounds a guest
-//! that keeps the round's loads and picks each placement's winner itself (`place`, one call
-//! of numbers per placement; see `v4`, ADR 0026), `0.3.0` scores in rounds with flat
+//! Five ABI versions are bound (the versioning rule): `0.5.0` has the guest keeping the
+//! round's loads place a whole batch of works per call, walking the auction itself
+//! (`place-batch`; see `v5`, ADR 0029), `0.4.0` adds to 0.3's rounds a guest that keeps the
+//! round's loads and picks each placement's winner itself (`place`, one call of numbers per
+//! placement; see `v4`, ADR 0026), `0.3.0` scores in rounds with flat
 //! numeric lists (columnar cells and loads, interned strings; see `v3`), `0.2.0` in rounds
 //! with lists of records (see `v2`), `0.1.0` with one fresh-store `score-batch` call per
 //! placement (see `v1`). Either way the auction asks once per placement for every candidate
@@ -12,17 +14,19 @@
 //! re-plan the auction with the default scorer and record why.
 
 mod flat;
+mod picking;
 mod v1;
 mod v2;
 mod v3;
 mod v4;
+mod v5;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use diego_auction::{
-    CellScore, CellState, CellView, DiegoScorer, Pick, ScoreColumns, ScoreParts, ScoreRound,
-    Scorer, WorkView,
+    BatchWork, CandidateSet, CellScore, CellState, CellView, DiegoScorer, Pick, ScoreColumns,
+    ScoreParts, ScoreRound, Scorer, WorkView,
 };
 
 use crate::{Digest, WasmError, WasmHost};
@@ -78,15 +82,17 @@ enum Abi {
     V2(v2::Pre),
     V3(v3::Pre),
     V4(v4::Pre),
+    V5(v5::Pre),
 }
 
-/// An open round of a 0.2, 0.3 or 0.4 component. One per auction round, so the larger
+/// An open round of a 0.2, 0.3, 0.4 or 0.5 component. One per auction round, so the larger
 /// sessions (their string tables) are not worth a box.
 #[allow(clippy::large_enum_variant)]
 enum Session<'h> {
     V2(v2::Session<'h>),
     V3(v3::Session<'h>),
     V4(v4::Session<'h>),
+    V5(v5::Session<'h>),
 }
 
 impl<'h> Session<'h> {
@@ -102,6 +108,7 @@ impl<'h> Session<'h> {
             Abi::V2(pre) => Some(v2::Session::open(host, pre, params, cells).map(Session::V2)),
             Abi::V3(pre) => Some(v3::Session::open(host, pre, params, cells).map(Session::V3)),
             Abi::V4(pre) => Some(v4::Session::open(host, pre, params, cells).map(Session::V4)),
+            Abi::V5(pre) => Some(v5::Session::open(host, pre, params, cells).map(Session::V5)),
         }
     }
 
@@ -119,6 +126,7 @@ impl<'h> Session<'h> {
             }
             Session::V3(session) => session.score(work, ids, cells, out),
             Session::V4(session) => session.score(work, ids, cells, out),
+            Session::V5(session) => session.score(work, ids, cells, out),
         }
     }
 
@@ -132,6 +140,7 @@ impl<'h> Session<'h> {
             Session::V2(session) => session.explain(work, ids, cells),
             Session::V3(session) => session.explain(work, ids, cells),
             Session::V4(session) => session.explain(work, ids, cells),
+            Session::V5(session) => session.explain(work, ids, cells),
         }
     }
 }
@@ -144,15 +153,17 @@ pub struct WasmScorer {
     params: Vec<(String, f64)>,
     fallback: DiegoScorer,
     fallbacks: AtomicU64,
-    /// Placements whose winner the guest picked (0.4.0, ADR 0026).
+    /// Placements whose winner the guest picked (0.4.0 and 0.5.0, ADRs 0026 and 0029).
     picks: AtomicU64,
+    /// `place-batch` calls (0.5.0, ADR 0029).
+    batches: AtomicU64,
     last_error: Mutex<Option<WasmError>>,
 }
 
 impl WasmScorer {
     /// A scorer from a loaded component; `params` go to every round (or call), `fallback`
     /// scores what a failed plugin could not. A component exporting neither
-    /// any `diego:placement` version this host binds (0.4.0 to 0.1.0) is refused with the
+    /// any `diego:placement` version this host binds (0.5.0 to 0.1.0) is refused with the
     /// reasons.
     pub fn new(
         host: &Arc<WasmHost>,
@@ -163,24 +174,14 @@ impl WasmScorer {
     ) -> Result<Self, WasmError> {
         let instance = host.instance_pre(&digest)?;
         // The newest version the component exports.
-        let abi = match v4::pre(instance.clone()) {
-            Ok(pre) => Abi::V4(pre),
-            Err(v4_error) => match v3::pre(instance.clone()) {
-                Ok(pre) => Abi::V3(pre),
-                Err(v3_error) => match v2::pre(instance.clone()) {
-                    Ok(pre) => Abi::V2(pre),
-                    Err(v2_error) => match v1::pre(instance) {
-                        Ok(pre) => Abi::V1(pre),
-                        Err(v1_error) => {
-                            return Err(WasmError::Invalid(format!(
-                                "not a scorer component: {v4_error:#}; nor a 0.3.0 one: \
-                                 {v3_error:#}; nor a 0.2.0 one: {v2_error:#}; nor a 0.1.0 \
-                                 one: {v1_error:#}"
-                            )))
-                        }
-                    },
-                },
-            },
+        let abi = match Self::newest_abi(instance) {
+            Ok(abi) => abi,
+            Err(reasons) => {
+                return Err(WasmError::Invalid(format!(
+                    "not a scorer component: {}",
+                    reasons.join("; nor a ")
+                )))
+            }
         };
         Ok(Self {
             host: host.clone(),
@@ -191,8 +192,40 @@ impl WasmScorer {
             fallback,
             fallbacks: AtomicU64::new(0),
             picks: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
             last_error: Mutex::new(None),
         })
+    }
+
+    /// The newest `diego:placement` version the component exports, or why none fits (one
+    /// reason per version, newest first).
+    fn newest_abi(
+        instance: wasmtime::component::InstancePre<crate::state::CallState>,
+    ) -> Result<Abi, Vec<String>> {
+        let mut reasons = Vec::new();
+        match v5::pre(instance.clone()) {
+            Ok(pre) => return Ok(Abi::V5(pre)),
+            Err(error) => reasons.push(format!("{error:#}")),
+        }
+        match v4::pre(instance.clone()) {
+            Ok(pre) => return Ok(Abi::V4(pre)),
+            Err(error) => reasons.push(format!("0.4.0 one: {error:#}")),
+        }
+        match v3::pre(instance.clone()) {
+            Ok(pre) => return Ok(Abi::V3(pre)),
+            Err(error) => reasons.push(format!("0.3.0 one: {error:#}")),
+        }
+        match v2::pre(instance.clone()) {
+            Ok(pre) => return Ok(Abi::V2(pre)),
+            Err(error) => reasons.push(format!("0.2.0 one: {error:#}")),
+        }
+        match v1::pre(instance) {
+            Ok(pre) => Ok(Abi::V1(pre)),
+            Err(error) => {
+                reasons.push(format!("0.1.0 one: {error:#}"));
+                Err(reasons)
+            }
+        }
     }
 
     pub fn digest(&self) -> Digest {
@@ -206,6 +239,7 @@ impl WasmScorer {
             Abi::V2(_) => "0.2.0",
             Abi::V3(_) => "0.3.0",
             Abi::V4(_) => "0.4.0",
+            Abi::V5(_) => "0.5.0",
         }
     }
 
@@ -215,10 +249,16 @@ impl WasmScorer {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
-    /// Groups of candidates whose winner the guest picked (`place`, 0.4.0): how a test or a
-    /// benchmark sees that the auction took the picking path.
+    /// Groups of candidates (0.4.0's `place`) or works (0.5.0's `place-batch`) whose winner
+    /// the guest picked: how a test or a benchmark sees that the auction took the picking
+    /// path.
     pub fn pick_count(&self) -> u64 {
         self.picks.load(Ordering::Relaxed)
+    }
+
+    /// `place-batch` calls (0.5.0): how a test or a benchmark sees the batches.
+    pub fn batch_count(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     pub fn last_error(&self) -> Option<WasmError> {
@@ -368,7 +408,7 @@ impl ScoreRound for PluginRound<'_> {
         out.extend(cells.iter().map(|cell| Some(fallback.score(cell, work))));
     }
 
-    /// 0.3.0's and 0.4.0's answers are already columns: handed over as they are. 0.2.0,
+    /// 0.3.0's, 0.4.0's and 0.5.0's answers are already columns: handed over as they are. 0.2.0,
     /// 0.1.0 and a failed plugin (the fallback) go through `score`.
     fn score_columns(
         &mut self,
@@ -383,6 +423,9 @@ impl ScoreRound for PluginRound<'_> {
                     Some(session.score_columns(work, ids, cells, out).map(|_| ()))
                 }
                 Some(Session::V4(session)) => {
+                    Some(session.score_columns(work, ids, cells, out).map(|_| ()))
+                }
+                Some(Session::V5(session)) => {
                     Some(session.score_columns(work, ids, cells, out).map(|_| ()))
                 }
                 _ => None,
@@ -447,6 +490,39 @@ impl ScoreRound for PluginRound<'_> {
             Err(error) => {
                 self.fail(error);
                 None
+            }
+        }
+    }
+
+    /// 0.5.0 places batches (ADR 0029); other versions and a failed plugin do not (a
+    /// failed call fails the plugin: the auction then goes on with the fallback's scores).
+    fn place_batch(
+        &mut self,
+        works: &[BatchWork<'_>],
+        sets: &[CandidateSet<'_>],
+        budget: u32,
+        out: &mut Vec<Pick>,
+    ) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
+        let Some(Session::V5(session)) = self.session.as_mut() else {
+            return false;
+        };
+        let start = out.len();
+        match session.place_batch(works, sets, budget, out) {
+            Ok(()) => {
+                let placed = out[start..].iter().filter(|p| p.winner.is_some()).count();
+                self.scorer
+                    .picks
+                    .fetch_add(placed as u64, Ordering::Relaxed);
+                self.scorer.batches.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(error) => {
+                out.truncate(start);
+                self.fail(error);
+                false
             }
         }
     }

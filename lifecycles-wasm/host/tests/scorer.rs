@@ -77,12 +77,17 @@ fn assert_identical_plans_on(host_config: HostConfig, guest: &str, version: &str
     let expected = schedule(&cells(), lrps.clone(), tasks.clone(), &config, &native);
     let actual = schedule(&cells(), lrps, tasks, &config, &wasm);
     assert_eq!(wasm.fallback_count(), 0, "{:?}", wasm.last_error());
+    // 0.5.0 places batches (ADR 0029): every winner is the guest's pick, in a few calls;
     // 0.4.0 picks every winner (one `place` per placement or group of tied zones); older
     // versions never pick.
-    if version == "0.4.0" {
-        assert!(wasm.pick_count() >= 2_100, "{} picks", wasm.pick_count());
-    } else {
-        assert_eq!(wasm.pick_count(), 0);
+    match version {
+        "0.5.0" => {
+            assert_eq!(wasm.pick_count(), actual.placed_count() as u64);
+            // 2,100 works in batches of 256.
+            assert_eq!(wasm.batch_count(), 9);
+        }
+        "0.4.0" => assert!(wasm.pick_count() >= 2_100, "{} picks", wasm.pick_count()),
+        _ => assert_eq!(wasm.pick_count(), 0),
     }
     assert!(
         expected.placed_count() > 1_500,
@@ -93,8 +98,66 @@ fn assert_identical_plans_on(host_config: HostConfig, guest: &str, version: &str
 
 #[test]
 fn the_wasm_default_scorer_gives_identical_plans_to_the_native_one() {
-    // Built with the SDK, so on the current ABI: the guest picks every winner (ADR 0026).
-    assert_identical_plans("diego_scorer", "0.4.0");
+    // Built with the SDK, so on the current ABI: the guest places batches, walking the
+    // auction and picking every winner itself (ADR 0029).
+    assert_identical_plans("diego_scorer", "0.5.0");
+}
+
+#[test]
+fn the_0_5_default_scorer_walks_tags_zones_and_the_inflight_limit_as_the_native_auction() {
+    // The guest's own walk (ADR 0029) against the native one where it can differ: works whose
+    // tags rule out some cells of a zone (a zone's instance count still counts every cell of
+    // it), a rootfs no cell has, cells already holding instances, and the in-flight limit
+    // cutting a batch short.
+    let host = common::host(HostConfig::default());
+    let digest = host.load(&common::guest("diego_scorer")).unwrap();
+    let mut cells = cells();
+    for (i, cell) in cells.iter_mut().enumerate() {
+        if i % 4 == 1 {
+            cell.optional_placement_tags = vec!["ssd".into()];
+        }
+        if i % 5 == 0 {
+            cell.lrps.push(diego_auction::CellLrp {
+                process_guid: format!("app-{:04}", i % 7),
+                index: 50,
+            });
+        }
+    }
+    let (mut lrps, tasks) = workload();
+    for (i, lrp) in lrps.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            lrp.placement_tags = vec!["ssd".into()];
+        }
+        if i % 97 == 0 {
+            lrp.rootfs = "preloaded:nowhere".into();
+        }
+    }
+    for maximum in [0, 1_500] {
+        let config = AuctionConfig {
+            bin_pack_first_fit_weight: 0.25,
+            starting_container_count_maximum: maximum,
+            seed: 13,
+            ..AuctionConfig::default()
+        };
+        let native = DiegoScorer::from_config(&config);
+        let wasm = WasmScorer::new(&host, digest, "diego", diego_params(&native), native);
+        let wasm = wasm.unwrap();
+        let expected = schedule(&cells, lrps.clone(), tasks.clone(), &config, &native);
+        let actual = schedule(&cells, lrps.clone(), tasks.clone(), &config, &wasm);
+        assert_eq!(wasm.fallback_count(), 0, "{:?}", wasm.last_error());
+        assert!(wasm.batch_count() >= 9);
+        assert!(expected.placed_count() > 1_000, "maximum {maximum}");
+        assert!(!expected.failed_lrps.is_empty());
+        for (i, (a, e)) in actual.decisions.iter().zip(&expected.decisions).enumerate() {
+            assert_eq!(a, e, "maximum {maximum}, decision {i}");
+        }
+        assert_eq!(actual, expected, "maximum {maximum}");
+    }
+}
+
+#[test]
+fn a_default_scorer_built_against_0_4_still_loads_and_gives_identical_plans() {
+    assert_identical_plans("diego_scorer_v4", "0.4.0");
 }
 
 #[test]
@@ -103,10 +166,11 @@ fn a_default_scorer_built_against_0_3_still_loads_and_gives_identical_plans() {
 }
 
 #[test]
-fn the_0_4_default_scorer_alone_in_a_composite_picks_and_gives_the_composites_plan() {
+fn the_0_5_and_0_4_default_scorers_alone_in_a_composite_give_the_composites_plan() {
     // The auctioneer's `--diego-scorer-weight 0` with one plugin at weight 1: the composite
-    // lets the plugin pick; the plan must be the one the composite gets by scoring every
-    // candidate through the 0.3 component (the same sums), decision for decision.
+    // lets the plugin place batches (0.5) or pick (0.4); the plan must be the one the
+    // composite gets by scoring every candidate through the 0.3 component (the same sums),
+    // decision for decision.
     let host = common::host(HostConfig::default());
     let config = AuctionConfig {
         bin_pack_first_fit_weight: 0.5,
@@ -127,7 +191,13 @@ fn the_0_4_default_scorer_alone_in_a_composite_picks_and_gives_the_composites_pl
         &config,
         &alone("diego_scorer_v3"),
     );
-    let actual = schedule(&cells(), lrps, tasks, &config, &alone("diego_scorer"));
+    let actual = schedule(
+        &cells(),
+        lrps.clone(),
+        tasks.clone(),
+        &config,
+        &alone("diego_scorer"),
+    );
     assert!(
         actual.scorer_failures.is_empty(),
         "{:?}",
@@ -135,6 +205,9 @@ fn the_0_4_default_scorer_alone_in_a_composite_picks_and_gives_the_composites_pl
     );
     assert!(expected.placed_count() > 1_500);
     assert_eq!(actual, expected);
+    let v4 = schedule(&cells(), lrps, tasks, &config, &alone("diego_scorer_v4"));
+    assert!(v4.scorer_failures.is_empty(), "{:?}", v4.scorer_failures);
+    assert_eq!(v4, expected);
     // The same placements as the native scorer's (the parts differ: all in `plugin`).
     let native_plan = schedule(&cells(), workload().0, workload().1, &config, &native);
     assert_eq!(actual.assignments, native_plan.assignments);
@@ -146,7 +219,7 @@ fn the_wasm_default_scorer_without_fuel_metering_gives_identical_plans() {
         consume_fuel: false,
         ..HostConfig::default()
     };
-    assert_identical_plans_on(epoch_only, "diego_scorer", "0.4.0");
+    assert_identical_plans_on(epoch_only, "diego_scorer", "0.5.0");
 }
 
 #[test]
@@ -178,7 +251,7 @@ fn explained_plans_of_the_default_scorer_are_the_native_ones() {
 }
 
 #[test]
-fn placement_tags_and_other_strings_reach_a_0_3_guest_through_the_round_tables() {
+fn placement_tags_and_other_strings_reach_a_0_5_guest_through_the_round_tables() {
     // Cells with tags and works with new guids and tags, so the round's tables are filled at
     // open and extended by `intern` mid-round; the guest (the example spread scorer, whose
     // score ignores strings) must answer every call. That strings arrive intact is shown by
@@ -187,7 +260,7 @@ fn placement_tags_and_other_strings_reach_a_0_3_guest_through_the_round_tables()
     let digest = host.load(&common::guest("example_spread_scorer")).unwrap();
     let spread = WasmScorer::new(&host, digest, "spread", Vec::new(), DiegoScorer::default());
     let spread = spread.unwrap();
-    assert_eq!(spread.abi_version(), "0.4.0");
+    assert_eq!(spread.abi_version(), "0.5.0");
     let mut cells = cells();
     for cell in cells.iter_mut().take(50) {
         cell.placement_tags = vec!["gpu".into()];

@@ -1,6 +1,6 @@
-//! `diego:placement@0.3.0` and `@0.2.0` rounds through the auction: a misbehaving plugin
-//! (endless loop, memory hog, trap, malformed output) fails within its limits with a typed
-//! error, the rest of the round is scored by the fallback, and the plan reports the failure;
+//! `diego:placement@0.5.0`, `@0.4.0`, `@0.3.0` and `@0.2.0` rounds through the auction: a
+//! misbehaving plugin (endless loop, memory hog, trap, malformed output, a bad pick) fails
+//! within its limits with a typed error, the rest of the round is scored by the fallback, and the plan reports the failure;
 //! a component exporting no scorer is refused. Every case runs against both ABI versions'
 //! fixtures (`misbehave_scorer_v3`, `misbehave_scorer`).
 
@@ -392,4 +392,172 @@ fn a_0_4_plugin_in_a_composite_with_the_default_scorer_is_asked_for_scores_not_p
         plan.scorer_failures
     );
     assert_eq!(plan.placed_count(), 8);
+}
+
+/// `diego:placement@0.5.0` (ADR 0029): the fixture scoring alone, so the auction sends it
+/// batches of works to place. Returns the plan, the plugin's typed error and its failures.
+fn batching(
+    host: &Arc<WasmHost>,
+    mode: f64,
+    after: f64,
+    cells: &[CellState],
+) -> (diego_auction::Plan, WasmError) {
+    let plugin = misbehave(host, "misbehave_scorer_v5", mode, after);
+    assert_eq!(plugin.abi_version(), "0.5.0");
+    let started = Instant::now();
+    let plan = schedule(
+        cells,
+        lrps(),
+        Vec::new(),
+        &AuctionConfig::default(),
+        &plugin,
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The fallback placed everything the plugin could not, each work once.
+    assert_eq!(
+        plan.placed_count(),
+        8,
+        "mode {mode}: {:?}",
+        plan.failed_lrps
+    );
+    let mut placed: Vec<i32> = plan
+        .assignments
+        .values()
+        .flat_map(|a| a.lrps.iter().map(|l| l.index))
+        .collect();
+    placed.sort();
+    assert_eq!(placed, (0..8).collect::<Vec<_>>(), "mode {mode}");
+    assert_eq!(plan.scorer_failures.len(), 1, "mode {mode}");
+    assert_eq!(plugin.fallback_count(), 1, "mode {mode}");
+    let error = plugin.last_error().expect("the failure is kept");
+    (plan, error)
+}
+
+#[test]
+fn a_0_5_plugin_that_places_batches_reports_no_failure() {
+    let host = common::host(limited());
+    let plugin = misbehave(&host, "misbehave_scorer_v5", 0.0, 0.0);
+    let plan = schedule(
+        &cells(),
+        lrps(),
+        Vec::new(),
+        &AuctionConfig::default(),
+        &plugin,
+    );
+    assert!(
+        plan.scorer_failures.is_empty(),
+        "{:?}",
+        plan.scorer_failures
+    );
+    assert_eq!(plan.placed_count(), 8);
+    // One batch for the eight works, every winner the guest's.
+    assert_eq!(plugin.batch_count(), 1);
+    assert_eq!(plugin.pick_count(), 8);
+}
+
+#[test]
+fn a_0_5_plugin_misbehaving_while_it_places_a_batch_fails_within_its_limits() {
+    let host = common::host(limited());
+    let cases: [(f64, IsError); 4] = [
+        (1.0, |e| matches!(e, WasmError::OutOfFuel)),
+        (2.0, |e| matches!(e, WasmError::MemoryLimit)),
+        (3.0, |e| matches!(e, WasmError::Trap(_))),
+        (9.0, |e| matches!(e, WasmError::Trap(_))),
+    ];
+    for (mode, expected) in cases {
+        let (plan, error) = batching(&host, mode, 0.0, &cells());
+        assert!(expected(&error), "mode {mode}: {error:?}");
+        assert!(
+            plan.scorer_failures[0].contains("scorer misbehave"),
+            "{:?}",
+            plan.scorer_failures
+        );
+    }
+    // Unbounded fuel: the epoch deadline stops the loop.
+    let host = common::host(HostConfig {
+        fuel: u64::MAX / 2,
+        ..limited()
+    });
+    let (_, error) = batching(&host, 1.0, 0.0, &cells());
+    assert_eq!(error, WasmError::Deadline);
+}
+
+#[test]
+fn a_bad_batch_pick_fails_the_0_5_plugin_with_the_reason_from_that_work_on() {
+    let host = common::host(limited());
+    // One cell without a free container, a candidate of every work.
+    let mut cells = cells();
+    cells[3].available.containers = 0;
+    let cases = [
+        (
+            4.0,
+            "malformed guest output: refused pick: picked cell cell-3, which has no room for \
+             the work",
+        ),
+        (5.0, "with total NaN"),
+        (
+            7.0,
+            "malformed guest output: refused pick: no winner among 5 candidates with room, but \
+             0 rejected",
+        ),
+        (
+            8.0,
+            "malformed guest output: refused pick: picked cell position 1000 of 6 cells",
+        ),
+    ];
+    // The batch goes wrong at its fourth work: the first three are the guest's picks.
+    let good = batching_plan(&host, &cells);
+    for (mode, reason) in cases {
+        let (plan, error) = batching(&host, mode, 3.0, &cells);
+        let WasmError::Malformed(message) = &error else {
+            panic!("mode {mode}: {error:?}");
+        };
+        assert!(
+            format!("malformed guest output: {message}").contains(reason),
+            "mode {mode}: {error:?}"
+        );
+        assert!(
+            plan.scorer_failures[0].contains(reason),
+            "mode {mode}: {:?}",
+            plan.scorer_failures
+        );
+        assert_eq!(plan.decisions[..3], good.decisions[..3], "mode {mode}");
+    }
+}
+
+#[test]
+fn a_batch_answer_of_the_wrong_shape_fails_the_0_5_plugin_before_anything_is_placed() {
+    let host = common::host(limited());
+    let (plan, error) = batching(&host, 6.0, 0.0, &cells());
+    let reason = "7 winners, 7 rejection counts and 42 score parts for a batch of 8 works \
+                  (one, one and 6 per work)";
+    assert_eq!(error, WasmError::Malformed(reason.into()));
+    assert!(plan.scorer_failures[0].contains(reason));
+    // The fallback placed the whole batch: the default scorer's plan.
+    let native = schedule(
+        &cells(),
+        lrps(),
+        Vec::new(),
+        &AuctionConfig::default(),
+        &DiegoScorer::default(),
+    );
+    assert_eq!(plan.assignments, native.assignments);
+}
+
+/// The behaving 0.5 fixture's plan on `cells`.
+fn batching_plan(host: &Arc<WasmHost>, cells: &[CellState]) -> diego_auction::Plan {
+    let plugin = misbehave(host, "misbehave_scorer_v5", 0.0, 0.0);
+    let plan = schedule(
+        cells,
+        lrps(),
+        Vec::new(),
+        &AuctionConfig::default(),
+        &plugin,
+    );
+    assert!(
+        plan.scorer_failures.is_empty(),
+        "{:?}",
+        plan.scorer_failures
+    );
+    plan
 }

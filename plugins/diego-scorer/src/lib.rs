@@ -1,5 +1,6 @@
 //! Diego's default score as a `diego:placement` scorer, written with the guest SDK (so on
-//! the SDK's ABI, `diego:placement@0.4.0`: the guest picks each placement's winner).
+//! the SDK's ABI, `diego:placement@0.5.0`: the guest places batches of works, walking the
+//! auction and picking each winner itself).
 
 mod diego;
 

@@ -1,5 +1,5 @@
-//! The guest SDK for diego placement plugins (`diego:placement@0.4.0`, world `scorer`; or
-//! `@0.3.0` with [`export_scorer_v0_3!`]).
+//! The guest SDK for diego placement plugins (`diego:placement@0.5.0`, world `scorer`; or
+//! `@0.4.0` with [`export_scorer_v0_4!`], `@0.3.0` with [`export_scorer_v0_3!`]).
 //!
 //! A scorer is one [`Scorer`] impl and one [`export_scorer!`]:
 //!
@@ -22,12 +22,14 @@
 //!
 //! The SDK keeps the ABI's promises for you: one answer per candidate in order, cells
 //! looked up by their position in the round, strings resolved from the round's tables, named
-//! terms only computed when the auctioneer explains. Under 0.4.0 (ADR 0026) the SDK keeps the
-//! round's loads itself (the host sends them once) and, when the host asks it to `place` a
-//! work, scores the candidates with room and picks the first lowest total, in the order and
-//! with the threshold of Diego's walk, then reserves the work on the winner; when the host
-//! sends loads instead (`score`, `explain`: composite rounds and explanations) it reads and
-//! writes 0.3's flat number columns. Either way a plugin sees plain structs and gets the fast
+//! terms only computed when the auctioneer explains. Under 0.5.0 (ADR 0029) the SDK keeps the
+//! round's loads itself (the host sends them once) and, when the host asks it to place a
+//! batch of works, walks the auction for each in turn as the host does (zones ordered by the
+//! process's instances, groups of tied zones, the in-flight budget), scores the candidates
+//! with room and picks the first lowest total below Diego's no-winner score, then reserves
+//! the work on the winner (under 0.4.0, ADR 0026, the same for one group per call); when the
+//! host sends loads instead (`score`, `explain`: composite rounds and explanations) it reads
+//! and writes 0.3's flat number columns. Either way a plugin sees plain structs and gets the fast
 //! path without doing anything. A NaN total traps (the host falls back). Build with `cargo build
 //! --release --target wasm32-wasip2` (or `diego plugin build DIR`); the `.wasm` in
 //! `target/wasm32-wasip2/release/` is the component.
@@ -35,11 +37,26 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../lifecycles-wasm/wit/placement/v0.4",
+        path: "../../lifecycles-wasm/wit/placement/v0.5",
         world: "diego:placement/scorer",
         pub_export_macro: true,
         export_macro_name: "__export_placement",
         default_bindings_module: "diego_plugin_sdk::bindings",
+    });
+}
+
+/// The 0.4.0 bindings, for plugins that must keep loading on hosts without 0.5.0.
+#[doc(hidden)]
+pub mod bindings_v0_4 {
+    // A world of its own name, as 0.3.0's below.
+    wit_bindgen::generate!({
+        inline: "package diego:plugin-sdk-v4; world scorer-v0-4 { export diego:placement/score@0.4.0; }",
+        path: "../../lifecycles-wasm/wit/placement/v0.4",
+        world: "diego:plugin-sdk-v4/scorer-v0-4",
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "__export_placement_v0_4",
+        default_bindings_module: "diego_plugin_sdk::bindings_v0_4",
     });
 }
 
@@ -59,10 +76,17 @@ pub mod bindings_v0_3 {
     });
 }
 
+mod kept;
 mod v0_3;
+mod v0_4;
+mod v0_5;
 
 #[doc(hidden)]
 pub use v0_3::RoundV03;
+#[doc(hidden)]
+pub use v0_4::RoundV04;
+#[doc(hidden)]
+pub use v0_5::Round;
 
 use bindings::diego::placement::types as wit;
 pub use wit::{ScoreParts, WorkKind};
@@ -181,8 +205,8 @@ pub trait Scorer: Sized + 'static {
         Vec::new()
     }
 
-    /// `score`'s total (the sum of its parts), `None` for a rejection: what the SDK's pick
-    /// (0.4.0, ADR 0026) compares for every candidate; the winner's parts come from `score`.
+    /// `score`'s total (the sum of its parts), `None` for a rejection: what the SDK's walk
+    /// (0.5.0 and 0.4.0, ADRs 0029 and 0026) compares for every candidate; the winner's parts come from `score`.
     /// Default: through `score`. A scorer may compute it more directly (no parts built), but
     /// must return the same value (adding a zero term never changes a sum's value).
     fn total(&self, work: &Work<'_>, cell: &Cell, load: &CellLoad) -> Option<f64> {
@@ -404,243 +428,8 @@ fn explain_loads<S: Scorer>(
         .collect()
 }
 
-/// Diego's no-winner score: a total must be below it to win (as the host's walk).
-const NO_WINNER_SCORE: f64 = 1e20;
-
-/// The round's loads, kept by the guest under 0.4.0 (`place`): the host sent them once and
-/// every pick reserves its work here, as the auction does on its side.
-struct Loads04 {
-    /// By cell position; one record per cell, so a candidate costs one lookup.
-    now: Vec<CellNow>,
-    /// Candidate groups (cell positions, in the walk's order) by index.
-    groups: Vec<Vec<u32>>,
-    /// Instances per cell of each process seen so far, by the guid's string index (a
-    /// lookup per placement: an index, not a hash).
-    processes: Vec<Option<Vec<u32>>>,
-    /// One zero per cell: the instances of a process with none yet, and a task's.
-    zeros: Vec<u32>,
-}
-
-impl Loads04 {
-    /// The instances per cell of process `guid`, zeros when it has none yet.
-    fn process_mut(&mut self, guid: u32, n: usize) -> &mut Vec<u32> {
-        let guid = guid as usize;
-        if self.processes.len() <= guid {
-            self.processes.resize(guid + 1, None);
-        }
-        self.processes[guid].get_or_insert_with(|| vec![0; n])
-    }
-}
-
-/// One cell's load now.
-#[derive(Clone, Copy)]
-struct CellNow {
-    available: Resources,
-    starting: i32,
-    tasks: u32,
-    bin_pack_index: i32,
-}
-
-/// What `Round` keeps between calls.
-struct State {
-    tables: Tables,
-    loads: Loads04,
-}
-
-/// The `round` resource over a [`Scorer`]; [`export_scorer!`] exports it.
-#[doc(hidden)]
-pub struct Round<S> {
-    scorer: S,
-    cells: Vec<Cell>,
-    state: std::cell::RefCell<State>,
-}
-
-impl<S: Scorer> bindings::exports::diego::placement::score::GuestRound for Round<S> {
-    fn new(
-        params: Vec<wit::Param>,
-        strings: Vec<String>,
-        lists: Vec<Vec<u32>>,
-        cells: wit::Cells,
-    ) -> Self {
-        let mut tables = Tables::default();
-        tables.extend(strings, lists);
-        let cell_list = cells_of(
-            &tables,
-            &cells.cell_id,
-            &cells.zone,
-            &cells.total_memory_mb,
-            &cells.total_disk_mb,
-            &cells.total_containers,
-            &cells.proxy_memory_mb,
-            &cells.placement_tags,
-            &cells.optional_placement_tags,
-        );
-        let n = cell_list.len();
-        // A short column reads as zeros.
-        let at = |column: &[i32], i: usize| column.get(i).copied().unwrap_or(0);
-        let now = (0..n)
-            .map(|i| CellNow {
-                available: Resources {
-                    memory_mb: at(&cells.available_memory_mb, i),
-                    disk_mb: at(&cells.available_disk_mb, i),
-                    containers: at(&cells.available_containers, i),
-                },
-                starting: at(&cells.starting_container_count, i),
-                tasks: at(&cells.tasks, i).max(0) as u32,
-                bin_pack_index: at(&cells.bin_pack_index, i),
-            })
-            .collect();
-        let loads = Loads04 {
-            now,
-            groups: Vec::new(),
-            processes: Vec::new(),
-            zeros: vec![0; n],
-        };
-        let scorer = S::new(&Params(params), &cell_list);
-        Round {
-            scorer,
-            cells: cell_list,
-            state: std::cell::RefCell::new(State { tables, loads }),
-        }
-    }
-
-    fn intern(
-        &self,
-        strings: Vec<String>,
-        lists: Vec<Vec<u32>>,
-        groups: Vec<Vec<u32>>,
-        processes: Vec<wit::Process>,
-    ) {
-        let mut state = self.state.borrow_mut();
-        state.tables.extend(strings, lists);
-        let n = self.cells.len();
-        state.loads.groups.extend(groups);
-        for process in processes {
-            let counts = state.loads.process_mut(process.guid, n);
-            for (&cell, &count) in process.cells.iter().zip(&process.counts) {
-                if let Some(slot) = counts.get_mut(cell as usize) {
-                    *slot += count;
-                }
-            }
-        }
-    }
-
-    fn place(&self, work: wit::Work, group: u32) -> wit::Placed {
-        let mut state = self.state.borrow_mut();
-        let State { tables, loads } = &mut *state;
-        let raw = RawWork::from(&work);
-        let work = tables.work(&raw);
-        let lrp = matches!(work.kind, WorkKind::Lrp);
-        let candidates = loads
-            .groups
-            .get(group as usize)
-            .map_or(&[][..], Vec::as_slice);
-        let same_process: &[u32] = match lrp {
-            true => match loads.processes.get(raw.guid as usize) {
-                Some(Some(counts)) => counts,
-                _ => &loads.zeros,
-            },
-            false => &loads.zeros,
-        };
-        let (memory_mb, disk_mb) = (work.memory_mb, work.disk_mb);
-        let load_of = |c: usize, now: &CellNow| CellLoad {
-            cell: c as u32,
-            available: now.available,
-            starting_container_count: now.starting,
-            same_process_lrps: same_process.get(c).copied().unwrap_or(0),
-            tasks: now.tasks,
-            bin_pack_index: now.bin_pack_index,
-        };
-        // Only the running minimum is kept; the winner is scored again for its parts (the
-        // scorer is a function of its inputs), as the host's walk does.
-        let mut best = NO_WINNER_SCORE;
-        let mut winner: Option<(u32, usize)> = None;
-        let mut rejected = 0;
-        for (position, &cell) in candidates.iter().enumerate() {
-            let c = cell as usize;
-            let (Some(now), Some(facts)) = (loads.now.get(c), self.cells.get(c)) else {
-                continue;
-            };
-            // The host's room check (`ResourceMatch`), in one branch: no room, no score.
-            let available = now.available;
-            if (available.disk_mb < disk_mb)
-                | (available.memory_mb < memory_mb)
-                | (available.containers < 1)
-            {
-                continue;
-            }
-            match self.scorer.total(&work, facts, &load_of(c, now)) {
-                Some(total) => {
-                    if total < best {
-                        best = total;
-                        winner = Some((position as u32, c));
-                    } else if total == f64::INFINITY {
-                        rejected += 1;
-                    } else if total.is_nan() {
-                        panic!("score total of cell {} is NaN", facts.cell_id);
-                    }
-                }
-                None => rejected += 1,
-            }
-        }
-        let parts = winner.and_then(|(_, c)| {
-            match self
-                .scorer
-                .score(&work, &self.cells[c], &load_of(c, &loads.now[c]))
-            {
-                Verdict::Score(parts) => Some(parts),
-                Verdict::Reject(_) => None,
-            }
-        });
-        let (Some((position, c)), Some(parts)) = (winner, parts) else {
-            return wit::Placed {
-                winner: None,
-                parts: ScoreParts::ZERO,
-                rejected,
-            };
-        };
-        // Reserve, as the auction does: the work's memory and disk, one container, one more
-        // starting; one more instance of the process, or one more task.
-        let now = &mut loads.now[c];
-        now.available.memory_mb -= memory_mb;
-        now.available.disk_mb -= disk_mb;
-        now.available.containers -= 1;
-        now.starting += 1;
-        if lrp {
-            let n = self.cells.len();
-            loads.process_mut(raw.guid, n)[c] += 1;
-        } else {
-            now.tasks += 1;
-        }
-        wit::Placed {
-            winner: Some(position),
-            parts,
-            rejected,
-        }
-    }
-
-    fn score(&self, work: wit::Work, loads: Vec<i32>) -> wit::Scores {
-        let state = self.state.borrow();
-        let work = state.tables.work(&RawWork::from(&work));
-        let (parts, rejected) = score_columns(&self.scorer, &self.cells, &work, &loads);
-        wit::Scores { parts, rejected }
-    }
-
-    fn explain(&self, work: wit::Work, loads: Vec<i32>) -> Vec<wit::Verdict> {
-        let state = self.state.borrow();
-        let work = state.tables.work(&RawWork::from(&work));
-        explain_loads(&self.scorer, &self.cells, &work, &loads)
-            .into_iter()
-            .map(|answer| match answer {
-                Ok((parts, named)) => wit::Verdict::Score(wit::Scored { parts, named }),
-                Err(reason) => wit::Verdict::Reject(reason),
-            })
-            .collect()
-    }
-}
-
 /// Exports `$scorer` (a [`Scorer`]) as the component's `diego:placement/score` interface,
-/// `diego:placement@0.4.0`.
+/// `diego:placement@0.5.0`.
 #[macro_export]
 macro_rules! export_scorer {
     ($scorer:ty) => {
@@ -652,6 +441,26 @@ macro_rules! export_scorer {
         }
 
         $crate::bindings::__export_placement!(__DiegoPluginExport with_types_in $crate::bindings);
+    };
+}
+
+/// Exports `$scorer` against `diego:placement@0.4.0` instead, for hosts that predate 0.5.0
+/// (the host loads either; a 0.4.0 round picks one placement per call, so it is slower).
+#[macro_export]
+macro_rules! export_scorer_v0_4 {
+    ($scorer:ty) => {
+        #[doc(hidden)]
+        struct __DiegoPluginExportV04;
+
+        impl $crate::bindings_v0_4::exports::diego::placement::score::Guest
+            for __DiegoPluginExportV04
+        {
+            type Round = $crate::RoundV04<$scorer>;
+        }
+
+        $crate::bindings_v0_4::__export_placement_v0_4!(
+            __DiegoPluginExportV04 with_types_in $crate::bindings_v0_4
+        );
     };
 }
 

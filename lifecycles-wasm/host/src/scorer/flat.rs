@@ -22,12 +22,49 @@ const PART_NAMES: [&str; PART_COLUMNS] = [
     "plugin",
 ];
 
+/// FxHash (rustc's): the round's tables are looked up once per placement (a work's guid, a
+/// group of cell positions), where SipHash's cost would show.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(word);
+            self.write_u64(u64::from_le_bytes(buf));
+        }
+        for &byte in words.remainder() {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub(super) type FxBuild = std::hash::BuildHasherDefault<Fx>;
+
 /// The round's string and string-list tables, host side: what the guest has been sent (or
 /// will be with the next `intern`), by index.
 #[derive(Default)]
 pub(super) struct Tables {
-    strings: HashMap<String, u32>,
-    lists: HashMap<Vec<u32>, u32>,
+    strings: HashMap<String, u32, FxBuild>,
+    lists: HashMap<Vec<u32>, u32, FxBuild>,
     pub(super) new_strings: Vec<String>,
     pub(super) new_lists: Vec<Vec<u32>>,
     key: Vec<u32>,
