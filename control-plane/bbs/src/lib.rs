@@ -35,6 +35,7 @@ pub use error::BbsError;
 pub use events::{WatchFilter, WatchItem};
 pub use ops::actual::ActualLrpFilter;
 pub use ops::converge::{spawn_converger, ConvergeReport, DEFAULT_CONVERGE_INTERVAL_MS};
+pub use ops::converge_read::WarmReport;
 
 #[derive(Debug, Clone)]
 pub struct BbsConfig {
@@ -65,6 +66,9 @@ pub struct Bbs {
     pub(crate) config: BbsConfig,
     /// Decoded rows kept between convergence passes (ADR 0027).
     pub(crate) converge_cache: Arc<std::sync::Mutex<ops::converge_read::ConvergeCache>>,
+    /// Held while the cache is read and refreshed (a pass's snapshot read,
+    /// the start-time warm-up), so they run one after the other (ADR 0030).
+    pub(crate) converge_reads: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Bbs {
@@ -82,6 +86,7 @@ impl Bbs {
             cells,
             config,
             converge_cache: Default::default(),
+            converge_reads: Default::default(),
         }
     }
 

@@ -179,7 +179,10 @@ fn tally(report: &mut ConvergeReport, result: Result<Applied>) -> bool {
 
 /// Runs a pass every `interval_ms`, and at once whenever `trigger` is
 /// notified (a cell disappeared). The interval restarts after each pass, as
-/// the original's timer is re-armed only when both halves are done.
+/// the original's timer is re-armed only when both halves are done. While
+/// it waits for its first pass it warms the convergence cache (ADR 0030),
+/// so that pass reads only what changed since the start; a first pass due
+/// before the warm-up ends waits for it.
 pub fn spawn_converger(
     bbs: Bbs,
     cfg: ConvergenceConfig,
@@ -188,11 +191,25 @@ pub fn spawn_converger(
     callbacks: Option<crate::callbacks::CallbackKicks>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
+        let wait = || async {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(interval_ms)) => {}
                 _ = trigger.notified() => {}
             }
+        };
+        let warm = async {
+            match bbs.warm_convergence_cache().await {
+                Ok(w) => tracing::info!(
+                    duration_ms = format!("{:.1}", w.duration_ms),
+                    records_decoded = w.records_decoded,
+                    "convergence cache warmed"
+                ),
+                // the first pass decodes what the warm-up could not
+                Err(e) => tracing::warn!(error = %e, "convergence cache warm-up failed"),
+            }
+        };
+        tokio::join!(warm, wait());
+        loop {
             match bbs.converge(&cfg).await {
                 Ok(r) => {
                     let m = &r.metrics;
@@ -226,6 +243,7 @@ pub fn spawn_converger(
                 }
                 Err(e) => tracing::warn!(error = %e, "convergence pass failed"),
             }
+            wait().await;
         }
     })
 }

@@ -1,10 +1,12 @@
 //! Reading the convergence snapshot (docs/adr/0027): the rows decoded by
-//! the previous pass are reused where their revision is unchanged, the rest
-//! are opened and decoded on every core; the actual rows keep the revisions
-//! that wrote them so the apply can guard batched writes with what the
-//! plan saw.
+//! the previous pass are reused where their revision and stored bytes are
+//! unchanged, the rest are opened and decoded on every core; the actual
+//! rows keep the revisions that wrote them so the apply can guard batched
+//! writes with what the plan saw. A warm-up at start (ADR 0030) fills the
+//! same cache before the first pass.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use diego_convergence::Snapshot;
 use diego_model::{ActualLrp, DesiredLrp, MetricTagValue, Presence, SchedulingInfo};
@@ -35,6 +37,7 @@ pub(crate) struct ConvergeInput {
     pub snapshot: Snapshot,
     actual_keys: Vec<String>,
     actual_revisions: Vec<Revision>,
+    actual_fingerprints: Vec<u64>,
     /// The store revision the actual rows were scanned at.
     actual_scan_revision: Revision,
     /// Whether every actual row is stored at the key its value names, so
@@ -53,7 +56,45 @@ impl ConvergeInput {
     }
 }
 
+/// What a warm-up of the convergence cache did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WarmReport {
+    /// Desired and actual LRP records opened and decoded.
+    pub records_decoded: usize,
+    /// Records found already decoded (a warm-up after a pass).
+    pub records_reused: usize,
+    pub duration_ms: f64,
+}
+
 impl Bbs {
+    /// Reads and decodes every desired and actual LRP into the rows kept
+    /// between convergence passes, so the first pass after a start only
+    /// re-reads what changed since (ADR 0030). Safe at any time: it is the
+    /// refresh a pass does, without the plan; a pass that starts meanwhile
+    /// waits for it and then refreshes from what it built.
+    pub async fn warm_convergence_cache(&self) -> Result<WarmReport> {
+        let started = Instant::now();
+        let _reading = self.converge_reads.lock().await;
+        let cache = std::mem::take(&mut *self.lock_cache());
+        let desired = async {
+            let scan = self.store.scan_prefix_sealed(keys::DESIRED).await?;
+            refresh(cache.desired.unwrap_or_default(), scan).await
+        };
+        let actuals = async {
+            let scan = self.store.scan_prefix_sealed(keys::ACTUAL).await?;
+            refresh(cache.actuals.unwrap_or_default(), scan).await
+        };
+        let ((desired, d), (actuals, a)) = tokio::try_join!(desired, actuals)?;
+        let mut kept = self.lock_cache();
+        kept.desired = Some(desired);
+        kept.actuals = Some(actuals);
+        Ok(WarmReport {
+            records_decoded: d.decoded + a.decoded,
+            records_reused: d.reused + a.reused,
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
     pub(crate) async fn read_snapshot(&self) -> Result<ConvergeInput> {
         let cell_ids = match self.cells.cells().await {
             Ok(cells) => Some(cells.into_iter().map(|c| c.cell_id).collect()),
@@ -62,6 +103,9 @@ impl Bbs {
                 None
             }
         };
+        // one reader of the cache at a time: a pass that starts during the
+        // warm-up waits for it instead of decoding everything a second time
+        let _reading = self.converge_reads.lock().await;
         let cache = std::mem::take(&mut *self.lock_cache());
         // The four reads are independent (each is as fresh as the pass needs:
         // every step re-checks its rows before it writes), so they overlap.
@@ -94,6 +138,7 @@ impl Bbs {
             },
             actual_keys: actuals.keys,
             actual_revisions: actuals.mod_revisions,
+            actual_fingerprints: actuals.fingerprints,
             actual_scan_revision: actuals.revision,
             all_at_their_keys,
             decoded: desired_decoded + actual_decoded,
@@ -105,6 +150,7 @@ impl Bbs {
         let actuals = ScanCache {
             keys: input.actual_keys,
             mod_revisions: input.actual_revisions,
+            fingerprints: input.actual_fingerprints,
             values: input.snapshot.actuals,
             revision: input.actual_scan_revision,
         };
