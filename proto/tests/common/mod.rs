@@ -130,37 +130,9 @@ pub fn task_definition() -> TaskDefinition {
             path: "mysql/uri".into(),
             content: "mysql://db".into(),
         }],
-        egress_rules: vec![
-            SecurityGroupRule {
-                protocol: "tcp".into(),
-                destinations: vec!["10.0.0.0/8".into(), "192.168.1.1-192.168.1.9".into()],
-                ports: vec![80, 443],
-                log: true,
-                annotations: vec!["asg".into()],
-                ..Default::default()
-            },
-            SecurityGroupRule {
-                protocol: "udp".into(),
-                destinations: vec!["8.8.8.8".into()],
-                port_range: Some(PortRange { start: 53, end: 54 }),
-                ..Default::default()
-            },
-            SecurityGroupRule {
-                protocol: "icmp".into(),
-                destinations: vec!["0.0.0.0/0".into()],
-                icmp_info: Some(IcmpInfo {
-                    icmp_type: 8,
-                    code: 0,
-                }),
-                ..Default::default()
-            },
-        ],
-        network: Some(Network {
-            properties: [("policy_group_id".to_string(), "app-guid".to_string())].into(),
-        }),
-        certificate_properties: Some(CertificateProperties {
-            organizational_unit: vec!["app:app-guid".into(), "space:s".into()],
-        }),
+        egress_rules: egress_rules(),
+        network: Some(network()),
+        certificate_properties: Some(certificate_properties()),
         trusted_system_certificates_path: "/etc/cf-system-certificates".into(),
     }
 }
@@ -276,37 +248,9 @@ pub fn desired_lrp() -> DesiredLrp {
             path: "/etc/cf-service-bindings/db/password".into(),
             content: "s3cret".into(),
         }],
-        egress_rules: vec![
-            SecurityGroupRule {
-                protocol: "tcp".into(),
-                destinations: vec!["10.0.0.0/8".into(), "192.168.1.1-192.168.1.9".into()],
-                ports: vec![80, 443],
-                log: true,
-                annotations: vec!["asg".into()],
-                ..Default::default()
-            },
-            SecurityGroupRule {
-                protocol: "udp".into(),
-                destinations: vec!["8.8.8.8".into()],
-                port_range: Some(PortRange { start: 53, end: 54 }),
-                ..Default::default()
-            },
-            SecurityGroupRule {
-                protocol: "icmp".into(),
-                destinations: vec!["0.0.0.0/0".into()],
-                icmp_info: Some(IcmpInfo {
-                    icmp_type: 8,
-                    code: 0,
-                }),
-                ..Default::default()
-            },
-        ],
-        network: Some(Network {
-            properties: [("policy_group_id".to_string(), "app-guid".to_string())].into(),
-        }),
-        certificate_properties: Some(CertificateProperties {
-            organizational_unit: vec!["app:app-guid".into(), "space:s".into()],
-        }),
+        egress_rules: egress_rules(),
+        network: Some(network()),
+        certificate_properties: Some(certificate_properties()),
         trusted_system_certificates_path: "/etc/cf-system-certificates".into(),
     }
 }
@@ -422,4 +366,45 @@ pub fn every_event() -> Vec<Event> {
             since: 42,
         },
     ]
+}
+
+/// Every kind of egress rule: tcp ports, a udp range, icmp.
+pub fn egress_rules() -> Vec<SecurityGroupRule> {
+    vec![
+        SecurityGroupRule {
+            protocol: "tcp".into(),
+            destinations: vec!["10.0.0.0/8".into(), "192.168.1.1-192.168.1.9".into()],
+            ports: vec![80, 443],
+            log: true,
+            annotations: vec!["asg".into()],
+            ..Default::default()
+        },
+        SecurityGroupRule {
+            protocol: "udp".into(),
+            destinations: vec!["8.8.8.8".into()],
+            port_range: Some(PortRange { start: 53, end: 54 }),
+            ..Default::default()
+        },
+        SecurityGroupRule {
+            protocol: "icmp".into(),
+            destinations: vec!["0.0.0.0/0".into()],
+            icmp_info: Some(IcmpInfo {
+                icmp_type: 8,
+                code: 0,
+            }),
+            ..Default::default()
+        },
+    ]
+}
+
+pub fn network() -> Network {
+    Network {
+        properties: [("policy_group_id".to_string(), "app-guid".to_string())].into(),
+    }
+}
+
+pub fn certificate_properties() -> CertificateProperties {
+    CertificateProperties {
+        organizational_unit: vec!["app:app-guid".into(), "space:s".into()],
+    }
 }
