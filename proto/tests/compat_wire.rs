@@ -287,3 +287,24 @@ fn egress_rules_and_network_are_kept_and_checked() {
         "{e}"
     );
 }
+
+/// A volume service's shared device (id and driver options) survives the
+/// gateway both ways; the driver that reads it is not diego-rs's business.
+#[test]
+fn a_volume_mounts_shared_device_is_kept() {
+    let mut wire = desired();
+    wire.volume_mounts = vec![w::VolumeMount {
+        driver: "nfsv3driver".into(),
+        container_dir: "/var/vcap/data/v".into(),
+        mode: "rw".into(),
+        shared: Some(w::SharedDevice {
+            volume_id: "vol-1".into(),
+            mount_config: r#"{"source":"nfs://server/export"}"#.into(),
+        }),
+        dedicated: None,
+    }];
+    let d = compat::desired_lrp_from(wire.clone()).unwrap();
+    diego_model::validate::desired_lrp(&d).unwrap();
+    let back: w::DesiredLrp = d.into();
+    assert_eq!(back.volume_mounts, wire.volume_mounts);
+}

@@ -15,6 +15,19 @@ pub struct VolumeMount {
     pub driver: String,
     pub container_dir: String,
     pub mode: String,
+    /// The volume service's device: kept for the driver, which diego-rs
+    /// cells do not run (placement only matches the driver's name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedDevice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SharedDevice {
+    pub volume_id: String,
+    /// The driver's options, as JSON text.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mount_config: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -114,6 +114,12 @@ fn volume_mounts(mounts: &[crate::VolumeMount]) -> R {
         if !matches!(m.mode.as_str(), "r" | "rw") {
             return Err(bad(&format!("volume_mounts[{i}].mode"), "must be r or rw"));
         }
+        if let Some(shared) = &m.shared {
+            non_empty(
+                &format!("volume_mounts[{i}].shared.volume_id"),
+                &shared.volume_id,
+            )?;
+        }
     }
     Ok(())
 }
@@ -247,6 +253,7 @@ pub fn task_definition(def: &TaskDefinition) -> R {
     non_negative("memory_mb", def.memory_mb)?;
     non_negative("disk_mb", def.disk_mb)?;
     non_negative("max_pids", def.max_pids)?;
+    volume_mounts(&def.volume_mounts)?;
     log_rate(def.log_rate_limit_bytes_per_second)?;
     annotation(&def.annotation)?;
     image_credentials(&def.image_username, &def.image_password)?;

@@ -384,6 +384,7 @@ fn desired_lrp_rules() {
                     driver: "".into(),
                     container_dir: "/v".into(),
                     mode: "r".into(),
+                    ..Default::default()
                 }]
             }),
         ),
@@ -394,6 +395,7 @@ fn desired_lrp_rules() {
                     driver: "nfs".into(),
                     container_dir: "v".into(),
                     mode: "r".into(),
+                    ..Default::default()
                 }]
             }),
         ),
@@ -404,6 +406,21 @@ fn desired_lrp_rules() {
                     driver: "nfs".into(),
                     container_dir: "/v".into(),
                     mode: "w".into(),
+                    ..Default::default()
+                }]
+            }),
+        ),
+        (
+            "volume_mounts[0].shared.volume_id",
+            Box::new(|d| {
+                d.volume_mounts = vec![VolumeMount {
+                    driver: "nfs".into(),
+                    container_dir: "/v".into(),
+                    mode: "rw".into(),
+                    shared: Some(SharedDevice {
+                        volume_id: "".into(),
+                        mount_config: "{}".into(),
+                    }),
                 }]
             }),
         ),

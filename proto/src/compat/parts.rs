@@ -72,19 +72,28 @@ pub(crate) fn volume_mounts_into(v: Vec<m::VolumeMount>) -> Vec<w::VolumeMount> 
                  driver,
                  container_dir,
                  mode,
+                 shared,
              }| w::VolumeMount {
                 driver,
                 container_dir,
                 mode,
-                shared: None,
+                shared: shared.map(
+                    |m::SharedDevice {
+                         volume_id,
+                         mount_config,
+                     }| w::SharedDevice {
+                        volume_id,
+                        mount_config,
+                    },
+                ),
                 dedicated: None,
             },
         )
         .collect()
 }
 
-/// The device configuration is the volume driver's business, which
-/// diego-rs does not run, so only driver, directory and mode are kept.
+/// The shared device is kept for the volume driver; the original's
+/// `dedicated` device was never implemented by it and is dropped.
 pub(crate) fn volume_mounts_from(v: Vec<w::VolumeMount>) -> Vec<m::VolumeMount> {
     v.into_iter()
         .map(
@@ -92,12 +101,21 @@ pub(crate) fn volume_mounts_from(v: Vec<w::VolumeMount>) -> Vec<m::VolumeMount> 
                  driver,
                  container_dir,
                  mode,
-                 shared: _,
+                 shared,
                  dedicated: _,
              }| m::VolumeMount {
                 driver,
                 container_dir,
                 mode,
+                shared: shared.map(
+                    |w::SharedDevice {
+                         volume_id,
+                         mount_config,
+                     }| m::SharedDevice {
+                        volume_id,
+                        mount_config,
+                    },
+                ),
             },
         )
         .collect()

@@ -48,11 +48,21 @@ impl From<m::VolumeMount> for w::VolumeMount {
             driver,
             container_dir,
             mode,
+            shared,
         } = d;
         w::VolumeMount {
             driver,
             container_dir,
             mode,
+            shared: shared.map(
+                |m::SharedDevice {
+                     volume_id,
+                     mount_config,
+                 }| w::SharedDevice {
+                    volume_id,
+                    mount_config,
+                },
+            ),
         }
     }
 }
@@ -63,11 +73,21 @@ impl From<w::VolumeMount> for m::VolumeMount {
             driver,
             container_dir,
             mode,
+            shared,
         } = v;
         m::VolumeMount {
             driver,
             container_dir,
             mode,
+            shared: shared.map(
+                |w::SharedDevice {
+                     volume_id,
+                     mount_config,
+                 }| m::SharedDevice {
+                    volume_id,
+                    mount_config,
+                },
+            ),
         }
     }
 }

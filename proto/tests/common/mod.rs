@@ -119,6 +119,10 @@ pub fn task_definition() -> TaskDefinition {
             driver: "nfs".into(),
             container_dir: "/data".into(),
             mode: "rw".into(),
+            shared: Some(SharedDevice {
+                volume_id: "vol-1".into(),
+                mount_config: r#"{"source":"nfs://server/export"}"#.into(),
+            }),
         }],
         placement_tags: vec!["gpu".into()],
         max_pids: 100,
@@ -229,6 +233,7 @@ pub fn desired_lrp() -> DesiredLrp {
             driver: "nfs".into(),
             container_dir: "/d".into(),
             mode: "r".into(),
+            shared: None,
         }],
         start_timeout_ms: 60_000,
         placement_tags: vec!["blue".into()],
