@@ -2,7 +2,9 @@
 //! throughput with concurrent writers) and a list of many records on etcd.
 //!
 //! `DIEGO_ETCD_ENDPOINTS=http://127.0.0.1:2379 cargo run --release -p diego-store-etcd --example etcd_bench`
-//! Optional: `BENCH_COMMITS` (default 500), `BENCH_WRITERS` (32), `BENCH_LIST` (250000).
+//! Optional: `BENCH_COMMITS` (default 500), `BENCH_WRITERS` (32), `BENCH_LIST` (250000),
+//! `BENCH_IN_FLIGHT` (group-commit transactions in flight at once, default
+//! `EtcdOptions::default()`'s; 1 is the one-at-a-time committer).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -137,7 +139,18 @@ async fn main() {
     let embedded = EmbeddedStore::open_temp(EmbeddedOptions::default()).expect("embedded");
     let embedded = measure(Arc::new(embedded), "embedded", commits, writers).await;
     let prefix = format!("/bench-{}", std::process::id());
-    let etcd = EtcdStore::connect(&endpoints, &prefix, EtcdOptions::default())
+    let opts = EtcdOptions {
+        max_batches_in_flight: env_usize(
+            "BENCH_IN_FLIGHT",
+            EtcdOptions::default().max_batches_in_flight,
+        ),
+        ..EtcdOptions::default()
+    };
+    println!(
+        "etcd: {} transactions in flight",
+        opts.max_batches_in_flight
+    );
+    let etcd = EtcdStore::connect(&endpoints, &prefix, opts)
         .await
         .expect("connect");
     let etcd = Arc::new(etcd);

@@ -17,7 +17,7 @@ use diego_store::{Check, Expect, Op, Revision, StoreError};
 use etcd_client::{Compare, CompareOp, KeyValue, TxnOp, TxnOpResponse, TxnResponse};
 use tokio::sync::oneshot;
 
-use crate::layout::{decode_record, encode_entries, encode_record, encode_rev, Layout};
+use crate::layout::{decode_record, decode_rev, encode_entries, encode_record, encode_rev, Layout};
 use crate::read::RevRead;
 use crate::Fence;
 
@@ -40,6 +40,9 @@ pub(crate) struct Member {
     /// Set after etcd refused a whole batch holding this member (not a lost
     /// race): it then goes alone, so a refusal it causes is its own.
     pub(crate) solo: bool,
+    /// In a transaction that has not been answered yet: not chosen again,
+    /// and later batches leave the keys it writes alone.
+    pub(crate) in_flight: bool,
     pub(crate) reply: Option<oneshot::Sender<Result<Revision, StoreError>>>,
 }
 
@@ -109,7 +112,9 @@ pub(crate) struct Limits {
 
 /// The positions in `queue` of the next batch, in queue order. The first
 /// queued commit always goes, even alone over the limits (etcd then judges
-/// it, as it did before batching).
+/// it, as it did before batching). Members in flight are skipped, and so is
+/// every member touching a key one of them writes: it must see that write
+/// (or its absence) judged first.
 pub(crate) fn choose(queue: &[Member], limits: &Limits) -> Vec<usize> {
     // the counter put; the counter compare and the fence compare
     let mut used = Cost {
@@ -117,12 +122,19 @@ pub(crate) fn choose(queue: &[Member], limits: &Limits) -> Vec<usize> {
         compares: 1 + usize::from(limits.fenced),
         bytes: 2 * PER_KEY_OVERHEAD_BYTES,
     };
-    let mut written: HashSet<&str> = HashSet::new();
+    let mut written: HashSet<&str> = queue
+        .iter()
+        .filter(|m| m.in_flight)
+        .flat_map(Member::written)
+        .collect();
     let mut chosen = Vec::new();
     // a long queue is not searched to its end for small members that
     // still fit: the batch is nearly full by then
     let horizon = limits.max_txn_ops.saturating_mul(4);
     for (at, member) in queue.iter().enumerate().take(horizon.max(1)) {
+        if member.in_flight {
+            continue;
+        }
         if !chosen.is_empty() && member.solo {
             continue;
         }
@@ -228,24 +240,37 @@ pub(crate) fn fence_compare(fence: &Fence) -> Compare {
     Compare::create_revision(fence.key.clone(), CompareOp::Equal, fence.token)
 }
 
-/// The write transaction of a batch taken at `at`, and each member's
-/// revision. Its failure branch reads the counter, every checked key and
+/// Where a batch expects the counter: at an etcd mod revision read or
+/// written by us, or as the value the batch in flight before it writes
+/// (pipelining: the attempt id makes that value unique, so the compare holds
+/// only right after that batch landed, with nothing in between).
+#[derive(Debug, Clone)]
+pub(crate) enum Position {
+    ModRevision(i64),
+    After { top: Revision, attempt: CommitId },
+}
+
+/// The write transaction of a batch taken at `at` (counter value
+/// `at.revision`, compared as `position`), and each member's revision. Its failure branch reads the counter, every checked key and
 /// the lock, so a failed attempt needs no extra read to be judged.
 pub(crate) fn write_txn(
     layout: &Layout,
     fence: Option<&Fence>,
-    at: &RevRead,
+    at: Revision,
+    position: &Position,
     members: &[&Member],
     snapshot: Option<&Snapshot>,
     attempt: &CommitId,
 ) -> (etcd_client::Txn, Vec<Revision>) {
-    let revisions: Vec<Revision> = (1..=members.len() as u64)
-        .map(|j| at.revision + j)
-        .collect();
-    let mut compares = vec![if at.key_mod == 0 {
-        Compare::version(layout.rev(), CompareOp::Equal, 0)
-    } else {
-        Compare::mod_revision(layout.rev(), CompareOp::Equal, at.key_mod)
+    let revisions: Vec<Revision> = (1..=members.len() as u64).map(|j| at + j).collect();
+    let mut compares = vec![match position {
+        Position::ModRevision(0) => Compare::version(layout.rev(), CompareOp::Equal, 0),
+        Position::ModRevision(key_mod) => {
+            Compare::mod_revision(layout.rev(), CompareOp::Equal, *key_mod)
+        }
+        Position::After { top, attempt } => {
+            Compare::value(layout.rev(), CompareOp::Equal, encode_rev(*top, attempt))
+        }
     }];
     let mut writes = Vec::new();
     for (member, &revision) in members.iter().zip(&revisions) {
@@ -269,7 +294,7 @@ pub(crate) fn write_txn(
             ));
         }
     }
-    let top = at.revision + members.len() as u64;
+    let top = at + members.len() as u64;
     writes.push(TxnOp::put(layout.rev(), encode_rev(top, attempt), None));
     let mut otherwise = vec![TxnOp::get(layout.rev(), None)];
     otherwise.extend(
@@ -317,6 +342,18 @@ pub(crate) fn parse_reads(
     Ok((Snapshot { at, found }, lock))
 }
 
+/// The attempt id in the counter as the failure branch of `write_txn` read
+/// it (`None`: no counter yet, or not such an answer).
+pub(crate) fn counter_attempt(resp: &TxnResponse) -> Option<Vec<u8>> {
+    match resp.op_responses().first()? {
+        TxnOpResponse::Get(get) => {
+            let kv = get.kvs().first()?;
+            decode_rev(kv.value()).ok().map(|(_, id)| id.to_vec())
+        }
+        _ => None,
+    }
+}
+
 /// Why a failed write was fenced out, if it was: the lock is gone or was
 /// created again by another holder.
 pub(crate) fn fenced_out(fence: &Fence, lock: Option<&KeyValue>) -> Option<String> {
@@ -359,6 +396,7 @@ mod tests {
             log: vec![vec![1; 8]],
             enqueued: Instant::now(),
             solo: false,
+            in_flight: false,
             reply: None,
         }
     }
@@ -420,12 +458,20 @@ mod tests {
         let layout = Layout::new("/t").unwrap();
         let a = member(0, &[("a", Expect::Absent)], &[("a", 1)]);
         let b = member(1, &[], &[("b", 1)]);
-        let at = RevRead {
-            revision: 41,
-            key_mod: 7,
-            etcd_revision: 9,
-        };
-        let (_, revisions) = write_txn(&layout, None, &at, &[&a, &b], None, &[0; 16]);
+        let position = Position::ModRevision(7);
+        let (_, revisions) = write_txn(&layout, None, 41, &position, &[&a, &b], None, &[0; 16]);
         assert_eq!(revisions, vec![42, 43]);
+    }
+
+    #[test]
+    fn later_batches_skip_members_in_flight_and_the_keys_they_write() {
+        let mut queue = vec![
+            member(0, &[], &[("a", 10)]),
+            member(1, &[("a", Expect::Absent)], &[("b", 10)]),
+            member(2, &[], &[("a", 10)]),
+            member(3, &[("z", Expect::Absent)], &[("c", 10)]),
+        ];
+        queue[0].in_flight = true;
+        assert_eq!(choose(&queue, &LIMITS), vec![3]);
     }
 }

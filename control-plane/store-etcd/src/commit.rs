@@ -7,6 +7,13 @@
 //! throughput: commits of one process no longer wait one etcd round trip
 //! each on the counter.
 //!
+//! Up to `max_batches_in_flight` transactions are in flight at once: each
+//! one sent while another is in flight compares the counter value that one
+//! writes (its attempt id makes the value unique), so they land in the order
+//! sent or not at all, and our revisions and log keys stay exactly in order
+//! (ADR 0035). Only existence-checked commits touching no key in flight are
+//! chained; anything needing a read waits for the flights to drain.
+//!
 //! Each member is judged exactly as it would be alone:
 //! - Checks are judged on a snapshot of the counter and the checked keys
 //!   (our mod revision and bytes live in the record value), so a failed
@@ -24,14 +31,16 @@
 //!   at another counter position, etcd's history tells whether it landed;
 //!   so no member is applied twice and none is lost silently.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use diego_store::{Op, Revision, StoreError, Txn};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::batch::{self, CommitId, Limits, Member, Snapshot};
+use etcd_client::TxnResponse;
+
+use crate::batch::{self, CommitId, Limits, Member, Position, Snapshot};
 use crate::history::next_counter_write;
 use crate::read::{read_checked, RevRead};
 use crate::retry::{backend, is_transient, Backoff};
@@ -67,18 +76,51 @@ pub(crate) async fn commit(
 
 /// An attempt whose answer never came: it may still land.
 struct Attempt {
-    /// The counter key's etcd mod revision it compared.
+    /// The counter key's etcd mod revision it compared (unused while
+    /// `after` is set).
     sent_at: i64,
+    /// Pipelined behind this attempt, also in doubt: it compared the counter
+    /// value that attempt writes, so it can only have landed as the next
+    /// counter write after that one's.
+    after: Option<CommitId>,
     id: CommitId,
     /// Member id -> the revision it gets if the attempt landed.
     revisions: Vec<(u64, Revision)>,
 }
 
 type Outcome = Result<Revision, StoreError>;
+type TxnAnswer = Result<TxnResponse, etcd_client::Error>;
+
+/// A transaction sent and not yet answered.
+struct Flight {
+    ids: Vec<u64>,
+    revisions: Vec<Revision>,
+    attempt: CommitId,
+    /// The etcd mod revision of the counter it compared, or `None` when it
+    /// compared the value the flight before it writes.
+    sent_at: Option<i64>,
+    top: Revision,
+    sent_keys: Vec<String>,
+    /// The first member id admitted after it was sent: its failure branch
+    /// read may not judge those.
+    admitted: u64,
+    answer: JoinHandle<TxnAnswer>,
+}
+
+/// What became of the flight answered last, for the one chained behind it.
+#[derive(Clone)]
+enum Settled {
+    /// Landed; its counter write has this etcd mod revision.
+    Landed(i64),
+    /// Did not land and never will.
+    Dead,
+    /// Outcome unknown: in `in_doubt` under this attempt id.
+    Doubt(CommitId),
+}
 
 struct Committer {
     shared: Arc<Shared>,
-    /// Waiting commits in arrival order.
+    /// Waiting commits in arrival order (with those in flight).
     queue: Vec<Member>,
     next_id: u64,
     /// The counter as our last successful write left it; `None` when
@@ -90,6 +132,10 @@ struct Committer {
     snapshot: Option<(Snapshot, u64)>,
     in_doubt: Vec<Attempt>,
     backoff: Backoff,
+    /// Sent and unanswered, oldest first; each after the first is chained
+    /// on the one before it.
+    flights: VecDeque<Flight>,
+    last: Settled,
 }
 
 impl Committer {
@@ -102,12 +148,22 @@ impl Committer {
             snapshot: None,
             in_doubt: Vec::new(),
             backoff: Backoff::new(),
+            flights: VecDeque::new(),
+            last: Settled::Dead,
         }
     }
 
+    fn unsent(&self) -> bool {
+        self.queue.iter().any(|m| !m.in_flight)
+    }
+
     async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Request>) {
+        let mut open = true;
         loop {
-            if self.queue.is_empty() {
+            if self.flights.is_empty() && !self.unsent() {
+                if !open {
+                    return;
+                }
                 match receiver.recv().await {
                     Some(request) => self.admit(request),
                     None => return,
@@ -115,12 +171,46 @@ impl Committer {
             }
             // let writers just answered queue their next commit first
             tokio::task::yield_now().await;
-            // everything that queued while the last transaction was in
-            // flight joins the next one
+            // everything that queued while transactions were in flight
+            // joins the next one
             while let Ok(request) = receiver.try_recv() {
                 self.admit(request);
             }
-            self.step().await;
+            if self.flights.is_empty() {
+                if self.unsent() {
+                    self.step().await;
+                }
+                continue;
+            }
+            if self.flights.len() < self.shared.opts.max_batches_in_flight.max(1)
+                && self.unsent()
+                && self.chain()
+            {
+                continue;
+            }
+            let oldest = self.flights.front_mut().map(|f| &mut f.answer);
+            let Some(oldest) = oldest else { continue };
+            tokio::select! {
+                biased;
+                answer = oldest => {
+                    let flight = self.flights.pop_front().map(|f| (f, answer));
+                    if let Some((flight, answer)) = flight {
+                        // the task only ends early if the runtime shuts down:
+                        // outcome unknown, like a dropped connection
+                        let answer = match answer {
+                            Ok(answer) => answer,
+                            Err(e) => Err(etcd_client::Error::IoError(std::io::Error::other(
+                                format!("commit task ended: {e}"),
+                            ))),
+                        };
+                        self.settle(flight, answer).await;
+                    }
+                }
+                request = receiver.recv(), if open => match request {
+                    Some(request) => self.admit(request),
+                    None => open = false,
+                },
+            }
         }
     }
 
@@ -133,6 +223,7 @@ impl Committer {
             log,
             enqueued: std::time::Instant::now(),
             solo: false,
+            in_flight: false,
             reply: Some(request.reply),
         });
         self.next_id += 1;
@@ -165,12 +256,29 @@ impl Committer {
             });
         // an attempt nobody waits for any more needs no settling: its
         // members were told the outcome is unknown and are never sent again
+        // (one chained behind it still is settled through it)
         let queue = &self.queue;
+        let waited: Vec<bool> = self
+            .in_doubt
+            .iter()
+            .map(|attempt| {
+                attempt
+                    .revisions
+                    .iter()
+                    .any(|(id, _)| queue.iter().any(|member| member.id == *id))
+            })
+            .collect();
+        let needed: Vec<CommitId> = self
+            .in_doubt
+            .iter()
+            .zip(&waited)
+            .filter(|(_, waited)| **waited)
+            .filter_map(|(attempt, _)| attempt.after)
+            .collect();
+        let mut keep = waited.into_iter();
         self.in_doubt.retain(|attempt| {
-            attempt
-                .revisions
-                .iter()
-                .any(|(id, _)| queue.iter().any(|member| member.id == *id))
+            let waited = keep.next().unwrap_or(false);
+            waited || needed.contains(&attempt.id)
         });
     }
 
@@ -207,7 +315,16 @@ impl Committer {
             .collect()
     }
 
-    /// One attempt at the next batch.
+    /// Back in the queue, to be sent again.
+    fn requeue(&mut self, ids: &[u64]) {
+        for member in &mut self.queue {
+            if ids.contains(&member.id) {
+                member.in_flight = false;
+            }
+        }
+    }
+
+    /// One attempt at the next batch, with nothing in flight.
     async fn step(&mut self) {
         // with a snapshot from the last failure pending, the batch is taken
         // from the commits queued before it (a prefix: ids grow), so the
@@ -293,7 +410,51 @@ impl Committer {
             self.answer(outcomes);
             return;
         }
+        let position = Position::ModRevision(at.key_mod);
+        self.send(&members, at.revision, position, snapshot.as_ref());
+        self.answer(outcomes);
+    }
 
+    /// Sends the next batch chained behind the newest flight, if one can
+    /// go: nothing in doubt or pending judgement, and every check an
+    /// existence check (judged by etcd when the transaction applies, after
+    /// the flights before it). Returns whether one was sent.
+    fn chain(&mut self) -> bool {
+        if !self.in_doubt.is_empty() || self.snapshot.is_some() {
+            return false;
+        }
+        // a commit that needs a read first (or goes alone) waits for the
+        // flights to drain; chaining past it could starve it
+        let slow = |m: &Member| !m.in_flight && (m.solo || !m.blind_checkable());
+        if self.queue.iter().any(slow) {
+            return false;
+        }
+        let Some(newest) = self.flights.back() else {
+            return false;
+        };
+        let position = Position::After {
+            top: newest.top,
+            attempt: newest.attempt,
+        };
+        let at = newest.top;
+        let chosen = batch::choose(&self.queue, &self.limits());
+        let members = chosen;
+        if members.is_empty() {
+            return false;
+        }
+        self.send(&members, at, position, None);
+        true
+    }
+
+    /// Sends the members at `members` (queue positions) as one transaction
+    /// at counter value `at`, in flight until `settle`.
+    fn send(
+        &mut self,
+        members: &[usize],
+        at: Revision,
+        position: Position,
+        snapshot: Option<&Snapshot>,
+    ) {
         let attempt: CommitId = rand::random();
         let batch: Vec<&Member> = members.iter().map(|&at| &self.queue[at]).collect();
         let ids: Vec<u64> = batch.iter().map(|m| m.id).collect();
@@ -301,11 +462,57 @@ impl Committer {
         let layout = &self.shared.layout;
         let fence = self.shared.fence.as_ref();
         let (request, revisions) =
-            batch::write_txn(layout, fence, &at, &batch, snapshot.as_ref(), &attempt);
-        match self.shared.kv.clone().txn(request).await {
+            batch::write_txn(layout, fence, at, &position, &batch, snapshot, &attempt);
+        for &at in members {
+            self.queue[at].in_flight = true;
+        }
+        let mut kv = self.shared.kv.clone();
+        let answer = tokio::spawn(async move { kv.txn(request).await });
+        let sent_at = match position {
+            Position::ModRevision(key_mod) => Some(key_mod),
+            Position::After { .. } => None,
+        };
+        self.flights.push_back(Flight {
+            top: at + ids.len() as u64,
+            ids,
+            revisions,
+            attempt,
+            sent_at,
+            sent_keys,
+            admitted: self.next_id,
+            answer,
+        });
+    }
+
+    /// Handles the answer of the oldest flight.
+    async fn settle(&mut self, flight: Flight, answer: TxnAnswer) {
+        let Flight {
+            ids,
+            revisions,
+            attempt,
+            sent_at,
+            top,
+            sent_keys,
+            admitted,
+            ..
+        } = flight;
+        // where it was sent, as far as the flight before it tells
+        let before = if sent_at.is_some() {
+            None
+        } else {
+            Some(self.last.clone())
+        };
+        let mut outcomes = HashMap::new();
+        let shared = self.shared.clone();
+        let fence = shared.fence.as_ref();
+        match answer {
             Ok(resp) if resp.succeeded() => {
+                // a chained flight landed only right after the one before
+                if let Some(Settled::Doubt(before)) = &before {
+                    let before = *before;
+                    self.landed(&before);
+                }
                 let etcd_revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-                let top = at.revision + ids.len() as u64;
                 self.known = Some(RevRead {
                     revision: top,
                     key_mod: etcd_revision,
@@ -315,59 +522,115 @@ impl Committer {
                 self.in_doubt.clear();
                 self.backoff = Backoff::new();
                 self.shared.publish(top);
+                self.last = Settled::Landed(etcd_revision);
                 outcomes.extend(ids.into_iter().zip(revisions.into_iter().map(Ok)));
             }
-            Ok(resp) => match batch::parse_reads(&resp, &sent_keys, fence.is_some()) {
-                Ok((fresh, lock)) => {
-                    let fenced = fence
-                        .zip(lock)
-                        .and_then(|(fence, lock)| batch::fenced_out(fence, lock.as_ref()));
-                    if let Some(reason) = fenced {
+            Ok(resp) => {
+                self.last = Settled::Dead;
+                if let Some(Settled::Doubt(before)) = &before {
+                    // the counter it read may be that flight's write
+                    let before = *before;
+                    if batch::counter_attempt(&resp).as_deref() == Some(before.as_slice()) {
+                        self.landed(&before);
+                    }
+                }
+                match batch::parse_reads(&resp, &sent_keys, fence.is_some()) {
+                    Ok((fresh, lock)) => {
+                        let fenced = fence
+                            .zip(lock)
+                            .and_then(|(fence, lock)| batch::fenced_out(fence, lock.as_ref()));
+                        if let Some(reason) = fenced {
+                            self.known = None;
+                            for id in ids {
+                                outcomes.insert(id, Err(StoreError::Fenced(reason.clone())));
+                            }
+                        } else {
+                            // a lost race, a failed existence check or a
+                            // flight before it that did not land: judge
+                            // again on what the failure branch read
+                            self.requeue(&ids);
+                            self.known = Some(fresh.at.clone());
+                            self.snapshot = Some((fresh, admitted));
+                        }
+                    }
+                    Err(e) => {
                         self.known = None;
                         for id in ids {
-                            outcomes.insert(id, Err(StoreError::Fenced(reason.clone())));
+                            outcomes.insert(id, Err(e.clone_for_member()));
                         }
-                    } else {
-                        // a lost race or a failed existence check: judge
-                        // again on what the failure branch read
-                        self.known = Some(fresh.at.clone());
-                        self.snapshot = Some((fresh, self.next_id));
                     }
                 }
-                Err(e) => {
-                    self.known = None;
-                    for id in ids {
-                        outcomes.insert(id, Err(e.clone_for_member()));
-                    }
-                }
-            },
+            }
             Err(e) if is_transient(&e) => {
                 tracing::debug!(error = %e, members = ids.len(), "etcd commit failed; retrying");
                 self.known = None;
-                self.in_doubt.push(Attempt {
-                    sent_at: at.key_mod,
-                    id: attempt,
-                    revisions: ids.iter().copied().zip(revisions).collect(),
-                });
-                self.answer(outcomes);
+                match (sent_at, &before) {
+                    // chained behind one that did not land: cannot land
+                    (None, Some(Settled::Dead)) => {
+                        self.requeue(&ids);
+                        self.last = Settled::Dead;
+                    }
+                    (sent_at, before) => {
+                        let (sent_at, after) = match before {
+                            Some(Settled::Landed(key_mod)) => (*key_mod, None),
+                            Some(Settled::Doubt(id)) => (0, Some(*id)),
+                            _ => (sent_at.unwrap_or_default(), None),
+                        };
+                        self.in_doubt.push(Attempt {
+                            sent_at,
+                            after,
+                            id: attempt,
+                            revisions: ids.iter().copied().zip(revisions).collect(),
+                        });
+                        self.requeue(&ids);
+                        self.last = Settled::Doubt(attempt);
+                    }
+                }
                 let late = self.out_of_budget();
                 self.fail(late, &backend(&self.shared.endpoints, "commit", e));
-                self.backoff.wait().await;
+                if self.flights.is_empty() {
+                    self.backoff.wait().await;
+                }
                 return;
             }
-            Err(e) if members.len() > 1 => {
+            Err(e) if ids.len() > 1 => {
                 // refused as a whole (too large, too many ops): each member
                 // goes alone, so a refusal it causes is its own
-                tracing::debug!(error = %e, members = members.len(), "etcd refused a batch; retrying its members alone");
-                for &at in &members {
-                    self.queue[at].solo = true;
+                tracing::debug!(error = %e, members = ids.len(), "etcd refused a batch; retrying its members alone");
+                self.requeue(&ids);
+                for member in &mut self.queue {
+                    if ids.contains(&member.id) {
+                        member.solo = true;
+                    }
                 }
+                self.known = None;
+                self.last = Settled::Dead;
             }
             Err(e) => {
-                self.answer(outcomes);
+                self.known = None;
+                self.last = Settled::Dead;
                 self.fail(ids, &backend(&self.shared.endpoints, "commit", e));
-                return;
             }
+        }
+        self.answer(outcomes);
+    }
+
+    /// The attempt `id` in doubt landed: so did every one it was chained
+    /// behind. Answers their members; the one chained behind it now waits at
+    /// a position only `resolve` can tell (the counter may have moved on).
+    fn landed(&mut self, id: &CommitId) {
+        let mut outcomes = HashMap::new();
+        let mut next = Some(*id);
+        while let Some(id) = next.take() {
+            let Some(at) = self.in_doubt.iter().position(|a| a.id == id) else {
+                break;
+            };
+            let attempt = self.in_doubt.swap_remove(at);
+            if let Some(top) = attempt.revisions.iter().map(|(_, r)| *r).max() {
+                self.shared.publish(top);
+            }
+            outcomes.extend(attempt.revisions.into_iter().map(|(m, r)| (m, Ok(r))));
+            next = attempt.after;
         }
         self.answer(outcomes);
     }
@@ -380,22 +643,29 @@ impl Committer {
         let mut positions: Vec<i64> = self
             .in_doubt
             .iter()
+            .filter(|a| a.after.is_none())
             .map(|a| a.sent_at)
             .filter(|&sent_at| sent_at != now_at)
             .collect();
         positions.sort_unstable();
         positions.dedup();
         for sent_at in positions {
-            let (top, id) = next_counter_write(&self.shared, sent_at).await?;
-            let landed = self
-                .in_doubt
-                .iter()
-                .position(|a| a.sent_at == sent_at && a.id.as_slice() == id.as_slice());
+            let (top, id, written_at) = next_counter_write(&self.shared, sent_at).await?;
+            let landed = self.in_doubt.iter().position(|a| {
+                a.after.is_none() && a.sent_at == sent_at && a.id.as_slice() == id.as_slice()
+            });
             if let Some(landed) = landed {
                 let attempt = self.in_doubt.swap_remove(landed);
                 // one attempt landed at that position, so every other one
-                // compared a counter that has moved: dead
-                self.in_doubt.clear();
+                // compared a counter that has moved: dead; the one chained
+                // behind it now waits at the position its write made
+                let mut rest = std::mem::take(&mut self.in_doubt);
+                rest.retain(|a| a.after == Some(attempt.id));
+                for chained in &mut rest {
+                    chained.after = None;
+                    chained.sent_at = written_at;
+                }
+                self.in_doubt = rest;
                 self.known = None;
                 self.shared.publish(top);
                 let outcomes = attempt
@@ -406,7 +676,26 @@ impl Committer {
                 self.answer(outcomes);
                 return Ok(true);
             }
-            self.in_doubt.retain(|a| a.sent_at != sent_at);
+            // nothing at that position landed: neither did anything
+            // chained behind it
+            let mut dead: Vec<CommitId> = self
+                .in_doubt
+                .iter()
+                .filter(|a| a.after.is_none() && a.sent_at == sent_at)
+                .map(|a| a.id)
+                .collect();
+            while !dead.is_empty() {
+                self.in_doubt.retain(|a| !dead.contains(&a.id));
+                dead = self
+                    .in_doubt
+                    .iter()
+                    .filter(|a| {
+                        a.after
+                            .is_some_and(|after| !self.in_doubt.iter().any(|b| b.id == after))
+                    })
+                    .map(|a| a.id)
+                    .collect();
+            }
         }
         Ok(false)
     }

@@ -9,11 +9,12 @@ use crate::retry::backend;
 use crate::Shared;
 
 /// The first counter write after etcd revision `sent_at`: our revision it
-/// set and the attempt id it carries. Reads etcd's history through a watch.
+/// set, the attempt id it carries and its etcd revision. Reads etcd's
+/// history through a watch.
 pub(crate) async fn next_counter_write(
     shared: &Shared,
     sent_at: i64,
-) -> Result<(Revision, Vec<u8>), StoreError> {
+) -> Result<(Revision, Vec<u8>, i64), StoreError> {
     let lookup = async {
         let options = WatchOptions::new().with_start_revision(sent_at + 1);
         let (mut watcher, mut stream) = shared
@@ -33,7 +34,7 @@ pub(crate) async fn next_counter_write(
                 break;
             }
             if let Some(kv) = resp.events().first().and_then(|e| e.kv()) {
-                outcome = Ok(kv.value().to_vec());
+                outcome = Ok((kv.value().to_vec(), kv.mod_revision()));
                 break;
             }
         }
@@ -41,12 +42,12 @@ pub(crate) async fn next_counter_write(
         let _ = watcher.cancel().await;
         outcome
     };
-    let value = tokio::time::timeout(shared.opts.request_timeout, lookup)
+    let (value, written_at) = tokio::time::timeout(shared.opts.request_timeout, lookup)
         .await
         .map_err(|_| {
             StoreError::Backend("commit outcome unknown: etcd history lookup timed out".into())
         })?
         .map_err(|e| backend(&shared.endpoints, "commit outcome lookup", e))?;
     let (revision, id) = decode_rev(&value)?;
-    Ok((revision, id.to_vec()))
+    Ok((revision, id.to_vec(), written_at))
 }

@@ -8,7 +8,9 @@
 //! carrying our mod revision), the counter + 1 and the change-log entry. A
 //! concurrent writer makes the compare fail; we re-read and retry. Commits
 //! of one process are group-committed: those queued while a transaction is
-//! in flight go into the next one under consecutive revisions (`batch`).
+//! in flight go into the next one under consecutive revisions (`batch`),
+//! and a few such transactions may be in flight at once, chained on the
+//! counter value each writes.
 //! The key layout is in `layout`, the commit protocol in `commit`.
 //!
 //! Deployment needs: etcd 3.4+, `--max-txn-ops` above the largest diego
@@ -61,6 +63,13 @@ pub struct EtcdOptions {
     /// The most bytes one group-committed transaction may carry, below
     /// etcd's `--max-request-bytes` (default 1.5 MiB) with room for framing.
     pub max_txn_bytes: usize,
+    /// How many group-commit transactions may be in flight at once. Each
+    /// one after the first compares the counter value the one before it
+    /// writes, so they land in order or not at all (ADR 0035). The default,
+    /// 1, sends one at a time: against a local etcd bound by its fsync more
+    /// gained nothing measurable (BENCHMARKS.md); more may pay off where the
+    /// round trip to etcd dominates.
+    pub max_batches_in_flight: usize,
 }
 
 impl Default for EtcdOptions {
@@ -73,6 +82,7 @@ impl Default for EtcdOptions {
             scan_page_bytes: 16 * 1024 * 1024,
             max_txn_ops: 128,
             max_txn_bytes: 1024 * 1024,
+            max_batches_in_flight: 1,
         }
     }
 }

@@ -61,11 +61,26 @@ fn follow(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_writers_batch_mixed_commits_each_with_its_own_result() {
+    mixed_commits(EtcdOptions::default()).await;
+}
+
+/// The same with up to four transactions in flight per store: each is
+/// chained on the counter value the one before writes, so a lost race or a
+/// failed check in one sends the ones behind it back to the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_writers_batch_mixed_commits_each_with_its_own_result() {
+    mixed_commits(EtcdOptions {
+        max_batches_in_flight: 4,
+        ..EtcdOptions::default()
+    })
+    .await;
+}
+
+async fn mixed_commits(opts: EtcdOptions) {
     const PER_STORE: usize = 60;
     const HOT: usize = 4;
     let cluster = common::Cluster::single();
     let endpoints = cluster.endpoints();
-    let opts = EtcdOptions::default();
     let a = Arc::new(
         EtcdStore::connect(&endpoints, "/mixed", opts.clone())
             .await
@@ -296,12 +311,27 @@ async fn a_deposed_leaders_batched_writes_are_all_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_in_flight_when_a_member_dies_land_once() {
+    member_dies_under_writers(EtcdOptions::default()).await;
+}
+
+/// With four chained transactions in flight when the member dies, several
+/// can be in doubt at once, each landing only right after the one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_batches_in_flight_when_a_member_dies_land_once() {
+    member_dies_under_writers(EtcdOptions {
+        max_batches_in_flight: 4,
+        ..EtcdOptions::default()
+    })
+    .await;
+}
+
+async fn member_dies_under_writers(opts: EtcdOptions) {
     const WRITERS: usize = 12;
     const EACH: usize = 25;
     let mut cluster = common::Cluster::start(3);
     let endpoints = cluster.endpoints();
     let store = Arc::new(
-        EtcdStore::connect(&endpoints, "/doubt", EtcdOptions::default())
+        EtcdStore::connect(&endpoints, "/doubt", opts)
             .await
             .unwrap(),
     );

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod peer_proxy;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -28,6 +30,8 @@ pub struct Member {
     pub name: String,
     pub client_port: u16,
     pub peer_port: u16,
+    /// The peer port the others dial: `peer_port`, or a proxy in front of it.
+    pub advertised_peer_port: u16,
     pub data_dir: PathBuf,
     cluster: String,
     state: &'static str,
@@ -41,6 +45,14 @@ impl Member {
 
     fn peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    fn advertised_peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.advertised_peer_port)
+    }
+
+    pub fn running(&self) -> bool {
+        self.child.is_some()
     }
 
     pub fn start(&mut self) {
@@ -58,7 +70,7 @@ impl Member {
             .arg("--listen-peer-urls")
             .arg(self.peer_url())
             .arg("--initial-advertise-peer-urls")
-            .arg(self.peer_url())
+            .arg(self.advertised_peer_url())
             .arg("--initial-cluster")
             .arg(&self.cluster)
             .arg("--initial-cluster-state")
@@ -97,6 +109,27 @@ impl Member {
     }
 }
 
+impl Member {
+    /// The sum of the Prometheus series on `/metrics` whose line starts
+    /// with `series` (labels included), 0 if none.
+    pub fn metric(&self, series: &str) -> f64 {
+        let Ok(mut conn) = TcpStream::connect(("127.0.0.1", self.client_port)) else {
+            return 0.0;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        if conn.write_all(request.as_bytes()).is_err() {
+            return 0.0;
+        }
+        let mut body = String::new();
+        let _ = conn.read_to_string(&mut body);
+        body.lines()
+            .filter(|line| line.starts_with(series))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
 impl Drop for Member {
     fn drop(&mut self) {
         self.kill();
@@ -115,21 +148,44 @@ impl Cluster {
     }
 
     pub fn start(size: usize) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
         let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
-        let cluster = ports
+        let advertised = ports.iter().map(|(_, peer)| *peer).collect();
+        Self::start_with(ports, advertised)
+    }
+
+    /// A cluster whose members reach each other through `peer_proxy`
+    /// proxies, so one member can be partitioned off; the proxies come back
+    /// in member order.
+    pub fn start_partitionable(
+        size: usize,
+    ) -> (Self, peer_proxy::Partitions, Vec<peer_proxy::PeerProxy>) {
+        let partitions = peer_proxy::Partitions::default();
+        let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+        let proxies: Vec<_> = ports
+            .iter()
+            .map(|(_, peer)| partitions.proxy(*peer))
+            .collect();
+        let advertised = proxies.iter().map(|p| p.port).collect();
+        (Self::start_with(ports, advertised), partitions, proxies)
+    }
+
+    fn start_with(ports: Vec<(u16, u16)>, advertised: Vec<u16>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cluster = advertised
             .iter()
             .enumerate()
-            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+            .map(|(i, peer)| format!("m{i}=http://127.0.0.1:{peer}"))
             .collect::<Vec<_>>()
             .join(",");
         let mut members: Vec<Member> = ports
             .iter()
+            .zip(&advertised)
             .enumerate()
-            .map(|(i, (client, peer))| Member {
+            .map(|(i, ((client, peer), advertised))| Member {
                 name: format!("m{i}"),
                 client_port: *client,
                 peer_port: *peer,
+                advertised_peer_port: *advertised,
                 data_dir: dir.path().join(format!("m{i}")),
                 cluster: cluster.clone(),
                 state: "new",
