@@ -2,6 +2,7 @@
 //! one writer thread doing group commit, reads straight from redb snapshots.
 
 mod checkpoint;
+mod pipeline;
 mod read;
 mod recovery;
 mod tables;
@@ -19,10 +20,11 @@ use tokio::sync::{oneshot, watch};
 use crate::blocking::blocking;
 use crate::{BoxFuture, LogEntry, Record, Revision, Store, StoreError, Txn};
 use checkpoint::Checkpoints;
+use pipeline::{Pipeline, Published};
 use read::backend;
 use tables::{read_meta, EngineError, LOG, META, META_COMPACTED, META_REVISION, RECORDS};
 use wal::Wal;
-use writer::{Request, Writer};
+use writer::{Request, WalParts, Writer};
 
 /// Extension of the write-ahead log file next to the database file
 /// (`store.redb` -> `store.wal`).
@@ -45,6 +47,9 @@ pub struct EmbeddedOptions {
     pub checkpoint_interval_ms: u64,
     /// ...or as soon as the write-ahead log is this large.
     pub checkpoint_wal_bytes: u64,
+    /// fdatasyncs of the write-ahead log kept in flight at once (ADR 0033):
+    /// the writer applies the next group while earlier ones sync.
+    pub wal_sync_threads: usize,
     /// `false`: no write-ahead log, every group commit is a durable redb
     /// commit (the design before ADR 0010; kept to compare the two).
     pub write_ahead_log: bool,
@@ -63,6 +68,9 @@ impl Default for EmbeddedOptions {
             // rare checkpoints grow the file; one per second keeps it small
             checkpoint_interval_ms: 1000,
             checkpoint_wal_bytes: 64 * 1024 * 1024,
+            // on the 2-core VM of BENCHMARKS.md three in flight cut a
+            // sync from ~4 ms to ~0.4 ms; more gained nothing
+            wal_sync_threads: 3,
             write_ahead_log: true,
         }
     }
@@ -70,7 +78,8 @@ impl Default for EmbeddedOptions {
 
 /// A `Store` on a local redb file.
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    /// What readers see: the newest durable group.
+    published: Arc<Published>,
     requests: Option<mpsc::Sender<Request>>,
     writer: Option<JoinHandle<()>>,
     revision_rx: watch::Receiver<Revision>,
@@ -147,11 +156,32 @@ impl EmbeddedStore {
             init_tables(&db).map_err(|e| StoreError::Backend(e.to_string()))?;
         let db = Arc::new(db);
         let (revision_tx, revision_rx) = watch::channel(current);
+        let revision_tx = Arc::new(revision_tx);
+        let published = Arc::new(Published::new(db.begin_read().map_err(backend)?));
+        let wal = match wal {
+            Some((wal, checkpoints)) => {
+                let pipeline = Pipeline::start(
+                    wal.file(),
+                    wal.len_bytes(),
+                    opts.wal_sync_threads,
+                    published.clone(),
+                    revision_tx.clone(),
+                )
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+                Some(WalParts {
+                    wal,
+                    checkpoints,
+                    pipeline,
+                })
+            }
+            None => None,
+        };
         let (requests, requests_rx) = mpsc::channel();
         let writer = Writer {
-            db: db.clone(),
+            db,
             requests: requests_rx,
             revision_tx,
+            published: published.clone(),
             current,
             compacted,
             retention_revisions: opts.log_retention_revisions,
@@ -165,7 +195,7 @@ impl EmbeddedStore {
             .spawn(move || writer.run())
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
-            db,
+            published,
             requests: Some(requests),
             writer: Some(writer),
             revision_rx,
@@ -239,16 +269,16 @@ impl Drop for EmbeddedStore {
 impl Store for EmbeddedStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
         // point reads are a few page lookups, cheaper than a thread hop
-        Box::pin(async move { read::get(&self.db, key) })
+        Box::pin(async move { read::get(&self.published.get(), key) })
     }
 
     fn scan_prefix<'a>(
         &'a self,
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<(Vec<Record>, Revision), StoreError>> {
-        let db = self.db.clone();
+        let snapshot = self.published.get();
         let prefix = prefix.to_string();
-        Box::pin(blocking(move || read::scan_prefix(&db, &prefix)))
+        Box::pin(blocking(move || read::scan_prefix(&snapshot, &prefix)))
     }
 
     fn commit(&self, txn: Txn) -> BoxFuture<'_, Result<Revision, StoreError>> {
@@ -264,8 +294,8 @@ impl Store for EmbeddedStore {
         after: Revision,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<LogEntry>, StoreError>> {
-        let db = self.db.clone();
-        Box::pin(blocking(move || read::log_since(&db, after, limit)))
+        let snapshot = self.published.get();
+        Box::pin(blocking(move || read::log_since(&snapshot, after, limit)))
     }
 
     fn compact_log(&self, upto: Revision) -> BoxFuture<'_, Result<(), StoreError>> {

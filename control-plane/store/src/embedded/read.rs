@@ -1,7 +1,8 @@
-//! Read paths: each read is one redb read transaction, i.e. a consistent
-//! snapshot that never waits for the writer.
+//! Read paths: each read uses the published redb read transaction, i.e. a
+//! consistent snapshot of the newest durable group that never waits for
+//! the writer (see `pipeline::Published`).
 
-use redb::Database;
+use redb::ReadTransaction;
 
 use super::tables::{decode_entries, read_meta, LOG, META, META_COMPACTED, META_REVISION, RECORDS};
 use crate::{LogEntry, Record, Revision, StoreError};
@@ -10,8 +11,7 @@ pub(crate) fn backend(err: impl Into<redb::Error>) -> StoreError {
     StoreError::Backend(err.into().to_string())
 }
 
-pub(crate) fn get(db: &Database, key: &str) -> Result<Option<Record>, StoreError> {
-    let rtx = db.begin_read().map_err(backend)?;
+pub(crate) fn get(rtx: &ReadTransaction, key: &str) -> Result<Option<Record>, StoreError> {
     let records = rtx.open_table(RECORDS).map_err(backend)?;
     let found = records.get(key).map_err(backend)?;
     Ok(found.map(|row| {
@@ -25,10 +25,9 @@ pub(crate) fn get(db: &Database, key: &str) -> Result<Option<Record>, StoreError
 }
 
 pub(crate) fn scan_prefix(
-    db: &Database,
+    rtx: &ReadTransaction,
     prefix: &str,
 ) -> Result<(Vec<Record>, Revision), StoreError> {
-    let rtx = db.begin_read().map_err(backend)?;
     let meta = rtx.open_table(META).map_err(backend)?;
     let revision = read_meta(&meta, META_REVISION).map_err(backend)?;
     let records = rtx.open_table(RECORDS).map_err(backend)?;
@@ -51,11 +50,10 @@ pub(crate) fn scan_prefix(
 }
 
 pub(crate) fn log_since(
-    db: &Database,
+    rtx: &ReadTransaction,
     after: Revision,
     limit: usize,
 ) -> Result<Vec<LogEntry>, StoreError> {
-    let rtx = db.begin_read().map_err(backend)?;
     let meta = rtx.open_table(META).map_err(backend)?;
     let compacted = read_meta(&meta, META_COMPACTED).map_err(backend)?;
     if after < compacted {

@@ -16,12 +16,14 @@
 //! `[len u32 le][bytes]`. A crash can leave a torn frame at the end: reading
 //! stops at the first frame that is short or fails its checksum, which can
 //! only be one that was never acknowledged (an ack follows the fdatasync of
-//! its frame and of every byte before it).
+//! its frame and of every byte before it). The writer thread writes frames;
+//! the fdatasyncs run on the `pipeline`'s threads, on the same file.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::tables::EngineError;
 use crate::{Op, Revision};
@@ -118,7 +120,7 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// The open log file; only the writer thread holds it.
 pub(crate) struct Wal {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     len_bytes: u64,
 }
@@ -151,7 +153,7 @@ impl Wal {
                 .map_err(|e| io("cannot cut torn tail of", e))?;
         }
         let wal = Self {
-            file,
+            file: Arc::new(file),
             path: path.to_path_buf(),
             len_bytes: good_bytes as u64,
         };
@@ -162,22 +164,24 @@ impl Wal {
         self.len_bytes
     }
 
-    /// Appends a frame and makes it durable. On error the file is cut back,
-    /// so a failed group leaves no frame behind.
-    pub(crate) fn append(&mut self, frame: &[u8]) -> Result<(), EngineError> {
-        let written = self
-            .file
-            .write_all_at(frame, self.len_bytes)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
+    /// The file, for the threads that sync it.
+    pub(crate) fn file(&self) -> Arc<File> {
+        self.file.clone()
+    }
+
+    /// Writes a frame after the last one, without syncing it (the
+    /// pipeline does). On error the file is cut back, so a failed group
+    /// leaves no frame behind.
+    pub(crate) fn write(&mut self, frame: &[u8]) -> Result<(), EngineError> {
+        if let Err(e) = self.file.write_all_at(frame, self.len_bytes) {
             // best effort: the writer stops after this error anyway, and a
             // frame that stays behind only replays writes nobody was told
             // about (the outcome of a failed commit is unknown, as with
             // any remote store)
             if let Err(undo) = self.truncate(self.len_bytes) {
-                tracing::error!(error = %undo, "cannot undo a failed wal append");
+                tracing::error!(error = %undo, "cannot undo a failed wal write");
             }
-            return Err(wal_error(&self.path, "cannot append to", e));
+            return Err(wal_error(&self.path, "cannot write to", e));
         }
         self.len_bytes += frame.len() as u64;
         Ok(())
@@ -369,8 +373,8 @@ mod tests {
         {
             let (mut wal, frames) = Wal::open(&path).unwrap();
             assert!(frames.is_empty());
-            wal.append(&one).unwrap();
-            wal.append(&one).unwrap();
+            wal.write(&one).unwrap();
+            wal.write(&one).unwrap();
             assert_eq!(wal.len_bytes(), 2 * one.len() as u64);
             wal.truncate(one.len() as u64).unwrap();
         }

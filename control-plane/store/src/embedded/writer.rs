@@ -4,10 +4,12 @@
 //! writers while a lone write still pays just one fsync.
 //!
 //! On a file the fsync is of the write-ahead log (see `wal`): the group is
-//! applied to a redb transaction, its frame appended and fdatasynced, and
-//! only then is the redb transaction committed (without a sync) and the
-//! callers answered. So a reader never sees a write that a crash could
-//! still take back.
+//! applied to a redb transaction, its frame written to the log, the redb
+//! transaction committed without a sync, and the group handed to the
+//! `pipeline`, which fdatasyncs the log while this thread goes on with the
+//! next group. Readers see a group (through the published snapshot) and
+//! callers are answered only once its frame is durable, so a reader never
+//! sees a write that a crash could still take back.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use redb::{Database, Durability, ReadableTable, Table};
 use tokio::sync::{oneshot, watch};
 
 use super::checkpoint::Checkpoints;
+use super::pipeline::{PendingGroup, Pipeline, Published};
 use super::tables::{
     encode_entries, EngineError, LOG, META, META_COMPACTED, META_REVISION, RECORDS,
 };
@@ -82,6 +85,29 @@ impl Request {
     }
 }
 
+/// A request and what became of it, sent once its group is durable.
+pub(crate) struct Answer {
+    request: Request,
+    outcome: Outcome,
+}
+
+impl Answer {
+    pub(crate) fn send(self) {
+        self.request.answer(self.outcome);
+    }
+
+    pub(crate) fn fail(self, reason: &str) {
+        self.request.fail(reason);
+    }
+}
+
+/// The write-ahead log, its checkpoints and the syncs in flight.
+pub(crate) struct WalParts {
+    pub(crate) wal: Wal,
+    pub(crate) checkpoints: Checkpoints,
+    pub(crate) pipeline: Pipeline,
+}
+
 enum Outcome {
     Committed(Revision),
     Conflict(String),
@@ -91,7 +117,9 @@ enum Outcome {
 pub(crate) struct Writer {
     pub(crate) db: Arc<Database>,
     pub(crate) requests: mpsc::Receiver<Request>,
-    pub(crate) revision_tx: watch::Sender<Revision>,
+    pub(crate) revision_tx: Arc<watch::Sender<Revision>>,
+    /// The readers' snapshot; advanced only past durable groups.
+    pub(crate) published: Arc<Published>,
     pub(crate) current: Revision,
     pub(crate) compacted: Revision,
     pub(crate) retention_revisions: u64,
@@ -99,7 +127,7 @@ pub(crate) struct Writer {
     pub(crate) max_group_ops: usize,
     /// The write-ahead log and its checkpoints; `None` in memory, where
     /// redb's own commit is cheap.
-    pub(crate) wal: Option<(Wal, Checkpoints)>,
+    pub(crate) wal: Option<WalParts>,
     /// Set when a write failed after its frame may have reached the log:
     /// memory and disk may then disagree, so every later request fails
     /// until the store is reopened (which replays the log).
@@ -124,36 +152,37 @@ impl Writer {
             if let Some(first) = first {
                 self.gather_and_process(first);
             }
-            if let Some((wal, checkpoints)) = &mut self.wal {
-                if checkpoints.poll(wal.len_bytes()) {
+            if let Some(parts) = &mut self.wal {
+                if parts.checkpoints.poll(parts.wal.len_bytes()) {
                     self.checkpoint();
                 }
             }
         }
         // a clean close leaves nothing to replay
-        if self
-            .wal
-            .as_ref()
-            .is_some_and(|(wal, _)| wal.len_bytes() > 0)
-        {
+        if self.wal.as_ref().is_some_and(|p| p.wal.len_bytes() > 0) {
             self.checkpoint();
         }
     }
 
     fn wait_limit(&self) -> Option<std::time::Duration> {
-        let (wal, checkpoints) = self.wal.as_ref()?;
-        checkpoints.wait_limit(wal.len_bytes())
+        let parts = self.wal.as_ref()?;
+        parts.checkpoints.wait_limit(parts.wal.len_bytes())
     }
 
     /// Makes redb durable up to the current revision and empties the log.
     fn checkpoint(&mut self) {
-        let Some((wal, checkpoints)) = &mut self.wal else {
+        let Some(parts) = &mut self.wal else {
             return;
         };
+        // the log is emptied below: every frame in it must be durable and
+        // its group answered first
+        if let Err(reason) = parts.pipeline.drain() {
+            self.stopped.get_or_insert(reason);
+        }
         if self.stopped.is_some() {
             // nothing can be made durable any more; wait out the interval
             // instead of asking for a flush again right away
-            checkpoints.done();
+            parts.checkpoints.done();
             return;
         }
         let started = std::time::Instant::now();
@@ -163,9 +192,11 @@ impl Writer {
             wtx.commit()?;
             // only now: a crash before this line replays frames redb
             // already has, and replay skips those
-            wal.truncate(0)
+            parts.wal.truncate(0)?;
+            parts.pipeline.reset(0);
+            Ok::<(), EngineError>(())
         })();
-        checkpoints.done();
+        parts.checkpoints.done();
         match result {
             Ok(()) => tracing::debug!(
                 revision = self.current,
@@ -195,6 +226,11 @@ impl Writer {
     }
 
     fn process(&mut self, group: Vec<Request>) {
+        if self.stopped.is_none() {
+            if let Some(reason) = self.wal.as_ref().and_then(|p| p.pipeline.failure()) {
+                self.stopped = Some(reason);
+            }
+        }
         if let Some(reason) = &self.stopped {
             let reason = format!("store stopped after an earlier failure, reopen it: {reason}");
             for request in group {
@@ -202,27 +238,44 @@ impl Writer {
             }
             return;
         }
-        match self.apply(&group) {
-            Ok(applied) => {
-                self.current = applied.current;
-                self.compacted = applied.compacted;
+        let txns = group.len();
+        let applied = match self.apply(&group) {
+            Ok(applied) => applied,
+            Err(err) => {
+                let reason = err.to_string();
+                tracing::error!(error = %reason, txns, "store group commit failed");
+                for request in group {
+                    request.fail(&reason);
+                }
+                return;
+            }
+        };
+        self.current = applied.current;
+        self.compacted = applied.compacted;
+        let answers: Vec<Answer> = group
+            .into_iter()
+            .zip(applied.outcomes)
+            .map(|(request, outcome)| Answer { request, outcome })
+            .collect();
+        match &self.wal {
+            Some(parts) => parts.pipeline.submit(PendingGroup {
+                end_bytes: parts.wal.len_bytes(),
+                current: applied.current,
+                snapshot: applied.snapshot,
+                answers,
+            }),
+            None => {
+                // redb's own commit was durable: publish and answer now,
+                // snapshot before revision so a woken watcher sees the state
+                self.published.set(applied.snapshot);
                 let current = applied.current;
-                // publish before answering, so a caller holding Ok(rev) never
-                // sees an older revision from subscribe()
                 self.revision_tx.send_if_modified(|seen| {
                     let changed = *seen != current;
                     *seen = current;
                     changed
                 });
-                for (request, outcome) in group.into_iter().zip(applied.outcomes) {
-                    request.answer(outcome);
-                }
-            }
-            Err(err) => {
-                let reason = err.to_string();
-                tracing::error!(error = %reason, txns = group.len(), "store group commit failed");
-                for request in group {
-                    request.fail(&reason);
+                for answer in answers {
+                    answer.send();
                 }
             }
         }
@@ -282,12 +335,13 @@ impl Writer {
             meta.insert(META_COMPACTED, compacted)?;
         }
         let applied_at = std::time::Instant::now();
-        if let (Some((wal, _)), Some(mut frame)) = (&mut self.wal, frame) {
+        if let (Some(parts), Some(mut frame)) = (&mut self.wal, frame) {
             if !frame.is_empty() || compacted != self.compacted {
                 frame.set_compacted(compacted);
-                // the group is durable once this returns; on failure the redb
+                // written, not yet synced: the pipeline makes it durable
+                // before anyone sees the group; on failure the redb
                 // transaction is dropped, i.e. rolled back
-                if let Err(err) = wal.append(&frame.finish()) {
+                if let Err(err) = parts.wal.write(&frame.finish()) {
                     self.stopped = Some(err.to_string());
                     return Err(err);
                 }
@@ -300,6 +354,15 @@ impl Writer {
         } else {
             wtx.commit()?;
         }
+        // the state after this group, published once it is durable
+        let snapshot = match self.db.begin_read() {
+            Ok(snapshot) => Arc::new(snapshot),
+            Err(err) => {
+                let err = EngineError::from(err);
+                self.stopped = Some(err.to_string());
+                return Err(err);
+            }
+        };
         // the commit (page writes + fsync) is what bounds throughput; this
         // shows where a slow disk hurts
         tracing::debug!(
@@ -312,6 +375,7 @@ impl Writer {
             outcomes,
             current,
             compacted,
+            snapshot,
         })
     }
 
@@ -354,6 +418,7 @@ struct Applied {
     outcomes: Vec<Outcome>,
     current: Revision,
     compacted: Revision,
+    snapshot: Arc<redb::ReadTransaction>,
 }
 
 fn failed_check(
