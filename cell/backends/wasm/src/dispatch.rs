@@ -118,6 +118,21 @@ impl HealthChecker for WasmPortChecker {
             (None, Some(http)) => http.port,
             (None, None) => return self.inner.check(target, check).await,
         };
+        // The first startup check races the spawn that binds the port: wait for the bind
+        // (within the check's own timeout) rather than fail and sleep the retry pause.
+        let timeout_ms = match (&check.tcp_check, &check.http_check) {
+            (Some(tcp), _) => tcp.connect_timeout_ms,
+            (None, Some(http)) => http.request_timeout_ms,
+            (None, None) => 0,
+        };
+        let timeout_ms = if timeout_ms == 0 {
+            diego_executor::health::DEFAULT_CHECK_TIMEOUT_MS
+        } else {
+            timeout_ms
+        };
+        self.wasm
+            .wait_for_listeners(&target.guid, std::time::Duration::from_millis(timeout_ms))
+            .await;
         let Some(host_port) = self.wasm.host_port(&target.guid, container_port) else {
             return Err(format!(
                 "port {container_port} is not exposed by the wasm instance"

@@ -81,6 +81,33 @@ struct Instance {
     memory_mb: u64,
     ports: Vec<(u32, u32)>,
     processes: Mutex<Vec<Arc<WasmProcess>>>,
+    /// Whether the ports have listeners yet; see [`WasmBackend::wait_for_listeners`].
+    serving: tokio::sync::watch::Sender<Serving>,
+}
+
+/// Where an instance's spawns are: its ports are served by the host once an http
+/// component's spawn has bound them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Serving {
+    spawns_started: u32,
+    spawns_finished: u32,
+    listening: bool,
+}
+
+impl Serving {
+    /// Nothing more will bind the ports until another spawn starts.
+    fn settled(&self) -> bool {
+        self.listening || (self.spawns_finished > 0 && self.spawns_finished == self.spawns_started)
+    }
+}
+
+/// Marks a spawn finished however it ends (error paths included).
+struct SpawnGuard<'a>(&'a Instance);
+
+impl Drop for SpawnGuard<'_> {
+    fn drop(&mut self) {
+        self.0.serving.send_modify(|s| s.spawns_finished += 1);
+    }
 }
 
 pub struct WasmBackend {
@@ -126,6 +153,21 @@ impl WasmBackend {
             .iter()
             .find(|(c, _)| *c == container_port)
             .map(|(_, h)| *h)
+    }
+
+    /// Waits (at most `max_wait`) until `guid`'s ports have listeners, or no spawn that
+    /// could bind them is pending. The host binds an http component's ports in `spawn`, which
+    /// runs concurrently with the first health check: a check connecting before that is
+    /// refused and retried only after the executor's startup pause (50 ms), although the
+    /// bind follows within a millisecond or two. Waiting for the bind instead is what a
+    /// connect to a listening socket would see; an unknown guid returns at once.
+    pub async fn wait_for_listeners(&self, guid: &str, max_wait: Duration) {
+        let Ok(instance) = self.instance(guid) else {
+            return;
+        };
+        let mut serving = instance.serving.subscribe();
+        drop(instance);
+        let _ = tokio::time::timeout(max_wait, serving.wait_for(Serving::settled)).await;
     }
 
     fn instance(&self, guid: &str) -> Result<Arc<Instance>> {
@@ -183,6 +225,7 @@ impl WasmBackend {
             memory_mb: spec.memory_mb,
             ports,
             processes: Mutex::new(Vec::new()),
+            serving: tokio::sync::watch::channel(Serving::default()).0,
         });
         self.lock().insert(spec.guid.clone(), instance);
         Ok(info)
@@ -190,6 +233,8 @@ impl WasmBackend {
 
     async fn spawn_inner(&self, guid: &str, spec: ProcessSpec) -> Result<Spawned> {
         let instance = self.instance(guid)?;
+        instance.serving.send_modify(|s| s.spawns_started += 1);
+        let _finished = SpawnGuard(&instance);
         let path = files::contained(&instance.dir, &spec.path)?;
         let bytes = tokio::fs::read(&path)
             .await
@@ -261,6 +306,7 @@ impl WasmBackend {
                     host_log: host_log.clone(),
                 };
                 http::spawn(served, listeners, runner);
+                instance.serving.send_modify(|s| s.listening = true);
             }
         }
         let mut processes = instance.processes.lock().unwrap_or_else(|p| p.into_inner());

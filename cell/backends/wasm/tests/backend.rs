@@ -267,3 +267,63 @@ async fn bad_input_is_refused_with_a_reason() {
     ));
     backend.destroy("bad").await.unwrap();
 }
+
+/// A startup check that starts before the spawn has bound the port (the executor runs them
+/// concurrently) waits for the bind instead of being refused; a check of an instance whose
+/// spawn bound nothing fails at once, not after its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_racing_the_spawn_waits_for_the_listener() {
+    use diego_backend_wasm::WasmPortChecker;
+    use diego_executor::{CheckTarget, HealthChecker, NativeHealthChecker};
+    use diego_model::{Check, TcpCheck};
+
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend(&dir, 8);
+    let checker = WasmPortChecker::new(backend.clone(), Arc::new(NativeHealthChecker));
+    let check = Check {
+        tcp_check: Some(TcpCheck {
+            port: 8080,
+            connect_timeout_ms: 5_000,
+            interval_ms: 0,
+        }),
+        http_check: None,
+    };
+    let target = |guid: &str| CheckTarget {
+        guid: guid.into(),
+        internal_ip: "127.0.0.1".into(),
+        ports: vec![],
+    };
+    backend.create(spec("early", 64, vec![8080])).await.unwrap();
+    install(backend.as_ref(), "early", guest("diego_app_http")).await;
+    let early = {
+        let (checker, check, target) = (checker.clone(), check.clone(), target("early"));
+        tokio::spawn(async move { checker.check(&target, &check).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!early.is_finished(), "the check did not wait for the spawn");
+    let _spawned = backend.spawn("early", run(&[], &[])).await.unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(2), early)
+        .await
+        .expect("the check ends once the port is bound")
+        .unwrap();
+    assert_eq!(result, Ok(()));
+
+    // a command component serves no port: once its spawn is done, checks fail promptly
+    backend.create(spec("cli", 64, vec![8080])).await.unwrap();
+    install(backend.as_ref(), "cli", guest("diego_app_cli")).await;
+    let mut spawned = backend
+        .spawn("cli", run(&["echo", "x"], &[]))
+        .await
+        .unwrap();
+    drain(&mut spawned).await;
+    let started = std::time::Instant::now();
+    let err = checker.check(&target("cli"), &check).await.unwrap_err();
+    assert!(err.contains("port 8080"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
+    backend.destroy("early").await.unwrap();
+    backend.destroy("cli").await.unwrap();
+}
