@@ -13,6 +13,22 @@
 //! scored by the native fallback, and the round reports the failure so the auctioneer can
 //! re-plan the auction with the default scorer and record why.
 
+/// Instantiates a scorer component in `$store` and constructs its `round`
+/// resource with the constructor's arguments: the same steps for every ABI
+/// version, each over its own generated bindings (hence a macro).
+macro_rules! open_round {
+    ($host:expr, $store:expr, $pre:expr, $($arg:expr),+ $(,)?) => {
+        $host.run(&mut $store, |store| {
+            let bindings = $pre.instantiate(&mut *store)?;
+            let round = bindings
+                .diego_placement_score()
+                .round()
+                .call_constructor(&mut *store, $(&$arg),+)?;
+            Ok((bindings, round))
+        })
+    };
+}
+
 mod flat;
 mod picking;
 mod v1;

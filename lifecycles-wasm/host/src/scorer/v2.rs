@@ -53,15 +53,7 @@ impl<'h> Session<'h> {
             .collect();
         let wit_cells: Vec<wit::Cell> = cells.iter().map(|c| wit_cell(c)).collect();
         let mut store = host.store(WasiCtxBuilder::new(), 0);
-        let (bindings, round) = host.run(&mut store, |store| {
-            let bindings = pre.instantiate(&mut *store)?;
-            let round = bindings.diego_placement_score().round().call_constructor(
-                &mut *store,
-                &params,
-                &wit_cells,
-            )?;
-            Ok((bindings, round))
-        })?;
+        let (bindings, round) = open_round!(host, store, pre, params, wit_cells)?;
         Ok(Session {
             host,
             store,

@@ -78,17 +78,7 @@ impl<'h> Session<'h> {
         let columns = wit_cells(columns);
         let (strings, lists) = tables.tables.take_new();
         let mut store = host.store(WasiCtxBuilder::new(), 0);
-        let (bindings, round) = host.run(&mut store, |store| {
-            let bindings = pre.instantiate(&mut *store)?;
-            let round = bindings.diego_placement_score().round().call_constructor(
-                &mut *store,
-                &params,
-                &strings,
-                &lists,
-                &columns,
-            )?;
-            Ok((bindings, round))
-        })?;
+        let (bindings, round) = open_round!(host, store, pre, params, strings, lists, columns)?;
         Ok(Session {
             host,
             store,
